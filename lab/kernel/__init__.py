@@ -1,0 +1,1 @@
+"""Kernel plumbing: capability checks, namespaces, links, sysctls, faults."""
