@@ -41,6 +41,7 @@ _EXPECTED = {
     "list_type": "a list",
     "string_type": "a string",
     "int_type": "an integer",
+    "int_from_float": "an integer",
 }
 
 
@@ -89,8 +90,8 @@ def load_yaml(path: Path) -> tuple[object, LineMap]:
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise ConfigError(f"cannot read file: {reason}", file=path) from err
-    loader = yaml.SafeLoader(text)
     try:
+        loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
         if root is None:
             raise ConfigError(f"file is empty (expected {_A_MAPPING})", file=path)
@@ -104,8 +105,6 @@ def load_yaml(path: Path) -> tuple[object, LineMap]:
         raise _syntax_error(err, path) from err
     except RecursionError as err:
         raise ConfigError("aliases nest too deeply (is an anchor used inside itself?)", file=path) from err
-    finally:
-        loader.dispose()
 
 
 def validation_error(
@@ -176,9 +175,9 @@ def _syntax_error(err: yaml.YAMLError, file: Path) -> ConfigError:
 
 def _message(error: Any, cause: object, model: type[BaseModel] | None) -> str:
     """Pydantic's complaint in the words of a lab config error."""
-    kind = error["type"]
     if isinstance(cause, ValueError):
         return str(cause)
+    kind = error["type"]
     if kind == "missing":
         field = model.model_fields.get(error["loc"][-1]) if model else None
         return f"missing (expected {field.description})" if field and field.description else "missing"

@@ -1,0 +1,157 @@
+"""The pytest plugin (entry point ``pytest11``): options, kernel choice, fixtures.
+
+When the running kernel cannot do SCTP/netem/veth in namespaces, the whole
+pytest session re-runs inside a User-Mode Linux guest (``--lab-kernel auto``,
+the default), with the same arguments, directory and environment; its output
+streams live and its exit status is the session's.
+
+Fixtures are thin ``with ...: yield`` wrappers over the library:
+
+- ``lab_topology``: the topology named by ``@pytest.mark.topology(NAME)`` (default dual-homed)
+- ``lab_profile``: the timer profile named by ``@pytest.mark.profile(NAME)`` (default fast)
+- ``lab_events``: the run's :class:`~lab.events.EventLog`
+- ``lab_network``: the topology built into namespaces and veth links
+- ``sctp_pair``: a multihomed client/server association on it
+- ``link_faults``: ``link_faults.blackhole(LINK, direction=...)`` context managers
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from lab.errors import LabError
+from lab.events import EventLog
+from lab.kernel import faults
+from lab.kernel.caps import NEEDS, in_guest, probe
+from lab.kernel.choice import choose_kernel
+from lab.kernel.network import Network, build
+from lab.model.topology import Topology, load_topology, resolve_topology_path
+from lab.sctp.pair import EndpointPair, endpoint_pair
+from lab.sctp.profile import TimerProfile, get_profile
+
+__all__ = ["LinkFaults"]
+
+_SKIP_GUEST_FOR = ("help", "version", "collectonly", "markers", "showfixtures", "fixtures_per_test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sctplab", "SCTP multihoming lab")
+    group.addoption(
+        "--lab-kernel",
+        choices=("auto", "host", "guest"),
+        default=None,
+        help="where kernel tests run: auto (guest kernel if this one lacks SCTP/netem), host, guest. ini: lab_kernel",
+    )
+    group.addoption(
+        "--lab-guest-timeout",
+        type=float,
+        default=None,
+        help="stop the guest kernel after this many seconds. ini: lab_guest_timeout",
+    )
+    parser.addini("lab_kernel", "default for --lab-kernel", default="auto")
+    parser.addini("lab_guest_timeout", "default for --lab-guest-timeout (seconds, 0 = none)", default="0")
+    parser.addini("lab_topologies", "directories searched for topology names", type="paths", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kernel: needs root and a kernel with SCTP, netem and veth (the guest has them)")
+    config.addinivalue_line("markers", "topology(name): the topology file the lab_* fixtures build (default dual-homed)")
+    config.addinivalue_line("markers", "profile(name): the SCTP timer profile of sctp_pair (default fast)")
+
+
+def _option(config: pytest.Config, name: str) -> str:
+    value = config.getoption(f"--lab-{name.replace('_', '-')}")
+    return str(value) if value is not None else str(config.getini(f"lab_{name}"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Re-run the whole session in a guest kernel when this one cannot run the lab."""
+    if in_guest() or any(getattr(config.option, name, False) for name in _SKIP_GUEST_FOR):
+        return None
+    try:
+        choice = choose_kernel(_option(config, "kernel"))  # type: ignore[arg-type]
+    except LabError as err:
+        print(f"sctplab: {err}", file=sys.stderr)
+        return None  # kernel tests skip with the reason; pure tests still run
+    if choice.where == "here":
+        return None
+    from lab.guest import run_in_guest
+
+    print(choice.banner, flush=True)
+    timeout = float(_option(config, "guest_timeout")) or None
+    params = config.invocation_params
+    try:
+        return run_in_guest(
+            [sys.executable, "-m", "pytest", *params.args], cwd=params.dir, timeout=timeout, kernel=choice.guest
+        )
+    except LabError as err:
+        print(f"sctplab: {err}", file=sys.stderr)
+        return int(pytest.ExitCode.INTERNAL_ERROR)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"sctplab kernel: {probe().describe()}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("kernel") is not None:
+        lacking = probe().lacks(NEEDS)
+        if lacking:
+            pytest.skip("kernel lacks " + "; ".join(f"{k}: {v}" for k, v in lacking.items()))
+
+
+def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:
+    marker = request.node.get_closest_marker(name)
+    return str(marker.args[0]) if marker and marker.args else default
+
+
+@pytest.fixture
+def lab_topology(request: pytest.FixtureRequest) -> Topology:
+    """The topology of ``@pytest.mark.topology(NAME_OR_PATH)``, default ``dual-homed``."""
+    config = request.config
+    search = [*config.getini("lab_topologies"), config.rootpath / "topologies", Path.cwd() / "topologies"]
+    return load_topology(resolve_topology_path(_marker_arg(request, "topology", "dual-homed"), search))
+
+
+@pytest.fixture
+def lab_profile(request: pytest.FixtureRequest) -> TimerProfile:
+    """The timer profile of ``@pytest.mark.profile(NAME)``, default ``fast``."""
+    return get_profile(_marker_arg(request, "profile", "fast"))
+
+
+@pytest.fixture
+def lab_events() -> EventLog:
+    return EventLog()
+
+
+@pytest.fixture
+def lab_network(lab_topology: Topology) -> Iterator[Network]:
+    with build(lab_topology) as net:
+        yield net
+
+
+@pytest.fixture
+def sctp_pair(lab_network: Network, lab_profile: TimerProfile, lab_events: EventLog) -> Iterator[EndpointPair]:
+    with endpoint_pair(lab_network, profile=lab_profile, log=lab_events) as pair:
+        yield pair
+
+
+class LinkFaults:
+    """Faults bound to one network and timeline."""
+
+    def __init__(self, net: Network, log: EventLog) -> None:
+        self.net, self.log = net, log
+
+    def blackhole(self, link: str, *, direction: faults.Direction = "both") -> AbstractContextManager[None]:
+        return faults.blackhole(self.net, link, direction=direction, log=self.log)
+
+
+@pytest.fixture
+def link_faults(lab_network: Network, lab_events: EventLog) -> LinkFaults:
+    return LinkFaults(lab_network, lab_events)

@@ -1,0 +1,292 @@
+"""SCTP endpoints over the kernel's stack, bound to all their addresses.
+
+Sockets are pysctp one-to-one sockets created inside the node's network
+namespace. Around pysctp's known defects (see docs/pysctp.md): payloads are
+ASCII so a SEND_FAILED notification never carries invalid UTF-8, PPIDs are not
+relied on, and NODELAY is set so each message leaves at once.
+
+Each endpoint runs one receive thread that blocks in select() on its socket
+and a wake-up pipe. Every notification becomes an event in the shared
+:class:`~lab.events.EventLog`; every application-level error (send error,
+COMM_LOST, CANT_STR_ASSOC, SEND_FAILED, unexpected EOF, a malformed message)
+becomes an ``error`` event. Nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Callable, Sequence
+
+import sctp
+
+from lab.errors import EndpointError
+from lab.events import ERROR, EventLog
+from lab.kernel.network import Network
+from lab.sctp.states import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
+from lab.sctp.traffic import Arrival, decode, encode
+
+__all__ = ["Endpoint", "Server", "Client", "PathInfo"]
+
+IPAddress = IPv4Address | IPv6Address
+_MAX_MESSAGE = 65536
+
+
+class PathInfo:
+    """SCTP_GET_PEER_ADDR_INFO for one peer address."""
+
+    def __init__(self, address: str, state: int, rto_ms: int, srtt_ms: int, cwnd: int) -> None:
+        self.address, self.state, self.rto_ms, self.srtt_ms, self.cwnd = address, state, rto_ms, srtt_ms, cwnd
+
+    @property
+    def state_name(self) -> str:
+        return PATH_STATES.get(self.state, str(self.state))
+
+    def __repr__(self) -> str:
+        return f"PathInfo({self.address} {self.state_name} rto={self.rto_ms} ms srtt={self.srtt_ms} ms)"
+
+
+def _family(addresses: Sequence[IPAddress]) -> int:
+    return socket.AF_INET6 if any(a.version == 6 for a in addresses) else socket.AF_INET
+
+
+class Endpoint:
+    """What client and server share: socket set-up, notifications, path info."""
+
+    side = "endpoint"
+
+    def __init__(self, net: Network, node: str, log: EventLog) -> None:
+        self.net, self.node, self.log = net, node, log
+        self.addresses: list[IPAddress] = net.addresses(node)
+        self.family = _family(self.addresses)
+        self.sock: sctp.sctpsocket_tcp | None = None
+        self.port = 0
+        self.closing = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread: threading.Thread | None = None
+
+    def _new_socket(self) -> sctp.sctpsocket_tcp:
+        with self.net.entered(self.node):
+            sock = sctp.sctpsocket_tcp(self.family)
+        self._subscribe(sock)
+        return sock
+
+    @staticmethod
+    def _subscribe(sock: sctp.sctpsocket_tcp) -> None:
+        events = sock.events
+        events.data_io = True
+        events.association = True
+        events.address = True
+        events.send_failure = True
+        events.peer_error = True
+        events.shutdown = True
+        events.flush()
+        sock.set_nodelay(True)
+
+    def error(self, detail: str, **data: object) -> None:
+        """Record an application-level error."""
+        self.log.add(self.side, ERROR, detail, **data)
+
+    def path_info(self, peer: IPAddress | str) -> PathInfo:
+        """The kernel's view of the path to one peer address (SCTP_GET_PEER_ADDR_INFO)."""
+        if self.sock is None:
+            raise EndpointError(f"{self.side} has no association yet")
+        info = self.sock.get_paddrinfo(0, (str(peer), self.peer_port))
+        return PathInfo(str(peer), info.state, info.rto, info.srtt, info.cwnd)
+
+    @property
+    def peer_port(self) -> int:
+        raise NotImplementedError
+
+    def local_addresses(self) -> list[str]:
+        """Addresses the kernel has bound for the association (getladdrs)."""
+        assert self.sock is not None
+        return [addr[0] for addr in self.sock.getladdrs(0)]
+
+    def peer_addresses(self) -> list[str]:
+        """Peer addresses the association knows: learned from INIT (server) or INIT-ACK (client)."""
+        assert self.sock is not None
+        return [addr[0] for addr in self.sock.getpaddrs(0)]
+
+    def _handle_notification(self, notif: object) -> None:
+        if isinstance(notif, sctp.assoc_change):
+            name = ASSOC_EVENTS.get(notif.state, str(notif.state))
+            self.log.add(self.side, "assoc", name, state=name, error=notif.error)
+            if name in ("COMM_LOST", "CANT_STR_ASSOC", "RESTART"):
+                self.error(f"association change {name} (error {notif.error})")
+        elif isinstance(notif, sctp.paddr_change):
+            name = PADDR_EVENTS.get(notif.state, str(notif.state))
+            self.log.add(self.side, "paddr", f"{notif.addr[0]} {name}", address=notif.addr[0], state=name)
+        elif isinstance(notif, sctp.send_failed):
+            self.error(f"SEND_FAILED (error {notif.error}) for {notif.data[:40]!r}", payload=notif.data)
+        elif isinstance(notif, sctp.shutdown_event):
+            self.log.add(self.side, "shutdown", "peer shut down")
+        elif isinstance(notif, sctp.remote_error):
+            self.error(f"peer reported an operation error {notif.error}")
+        else:
+            self.log.add(self.side, "notification", type(notif).__name__)
+
+    def _receive(self, sock: sctp.sctpsocket_tcp) -> None:
+        """Read data and notifications until closed, woken, or EOF."""
+        while True:
+            ready, _, _ = select.select([sock.fileno(), self._wake_r], [], [])
+            if self._wake_r in ready:
+                return
+            try:
+                fromaddr, flags, msg, notif = sock.sctp_recv(_MAX_MESSAGE)
+            except OSError as err:
+                if not self.closing.is_set():
+                    self.error(f"receive failed: {err}")
+                return
+            if flags & sctp.FLAG_NOTIFICATION:
+                self._handle_notification(notif)
+            elif not msg:
+                if not self.closing.is_set():
+                    self.error("unexpected EOF: the peer closed the association")
+                self.log.add(self.side, "eof", "association closed")
+                return
+            else:
+                self._on_data(fromaddr, msg)
+
+    def _on_data(self, fromaddr: tuple[str, int], msg: bytes) -> None:
+        self.error(f"unexpected data from {fromaddr[0]}")
+
+    def _start_thread(self, target: Callable[[], None], name: str) -> None:
+        def run() -> None:
+            try:
+                target()
+            finally:
+                self.log.notify()  # waiters on finished() re-check
+
+        self._thread = threading.Thread(target=run, name=f"{self.side}-{name}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the receive thread, then close the socket (graceful SHUTDOWN)."""
+        self.closing.set()
+        os.write(self._wake_w, b"x")
+        if self._thread is not None:
+            self._thread.join()
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError as err:
+                self.error(f"close failed: {err}")
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def finished(self) -> bool:
+        """True once the receive thread has ended (EOF, error or close)."""
+        return self._thread is not None and not self._thread.is_alive()
+
+
+class Server(Endpoint):
+    """Listens on all its addresses (bindx); checks every message it receives."""
+
+    side = "server"
+
+    def __init__(self, net: Network, node: str, log: EventLog, port: int) -> None:
+        super().__init__(net, node, log)
+        self.port = port
+        self.arrivals: list[Arrival] = []
+        self._client_port = 0
+        self.listener = self._new_socket()
+        try:
+            self.listener.bindx([(str(a), port) for a in self.addresses])
+            self.listener.listen(1)
+        except OSError as err:
+            self.listener.close()
+            raise EndpointError(f"server in {net.netns(node)} cannot listen on {self.addresses} port {port}: {err}") from err
+        self._start_thread(self._serve, "receive")
+
+    @property
+    def peer_port(self) -> int:
+        return self._client_port
+
+    def _serve(self) -> None:
+        ready, _, _ = select.select([self.listener.fileno(), self._wake_r], [], [])
+        if self._wake_r in ready:
+            return
+        conn, peer = self.listener.accept()
+        self._subscribe(conn)
+        self._client_port = peer[1]
+        self.sock = conn
+        self.log.add(self.side, "accepted", f"association from {peer[0]} port {peer[1]}")
+        self._receive(conn)
+
+    def _on_data(self, fromaddr: tuple[str, int], msg: bytes) -> None:
+        now = time.monotonic()
+        try:
+            seq, sent_at = decode(msg)
+        except ValueError as err:
+            self.error(f"malformed message from {fromaddr[0]}: {err}")
+            return
+        peer = str(ip_address(fromaddr[0].split("%")[0]))
+        arrival = Arrival(seq=seq, sent_at=sent_at, received_at=now, peer=peer)
+        previous = self.arrivals[-1].peer if self.arrivals else None
+        self.arrivals.append(arrival)
+        if peer != previous:
+            self.log.add(self.side, "data-path", f"messages now arrive from {peer}", peer=peer, seq=seq, previous=previous)
+        self.log.notify()
+
+    def close(self) -> None:
+        super().close()
+        self.listener.close()
+
+
+class Client(Endpoint):
+    """Binds all its addresses, connects to all the server's, sends numbered messages."""
+
+    side = "client"
+
+    def __init__(self, net: Network, node: str, log: EventLog, server_addresses: Sequence[IPAddress], port: int) -> None:
+        super().__init__(net, node, log)
+        self.server_addresses = list(server_addresses)
+        self.server_port = port
+        self.sent = 0
+        self.rate = 0.0
+        self._sender: threading.Thread | None = None
+        self._stop_sending = threading.Event()
+        self.sock = self._new_socket()
+        try:
+            self.sock.bindx([(str(a), 0) for a in self.addresses])
+            self.sock.connectx([(str(a), port) for a in self.server_addresses])
+        except OSError as err:
+            self.sock.close()
+            raise EndpointError(
+                f"client in {net.netns(node)} cannot connect from {self.addresses} to {self.server_addresses} port {port}: {err}"
+            ) from err
+        self._start_thread(lambda: self._receive(self.sock), "receive")
+
+    @property
+    def peer_port(self) -> int:
+        return self.server_port
+
+    def start_sending(self, *, rate: float, size: int) -> None:
+        """Send one message every 1/rate s until :meth:`stop_sending`."""
+        self.rate = rate
+        self._sender = threading.Thread(target=self._send_loop, args=(rate, size), name="client-send", daemon=True)
+        self._sender.start()
+
+    def _send_loop(self, rate: float, size: int) -> None:
+        assert self.sock is not None
+        interval = 1.0 / rate
+        start = time.monotonic()
+        while not self._stop_sending.wait(max(0.0, start + self.sent * interval - time.monotonic())):
+            try:
+                self.sock.sctp_send(encode(self.sent, time.monotonic(), size))
+            except OSError as err:
+                self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
+                return
+            self.sent += 1
+
+    def stop_sending(self) -> int:
+        """Stop the sender; return how many messages were sent."""
+        self._stop_sending.set()
+        if self._sender is not None:
+            self._sender.join(timeout=10)
+        return self.sent
