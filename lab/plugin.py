@@ -53,13 +53,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="stop the guest kernel after this many seconds. ini: lab_guest_timeout",
     )
+    group.addoption(
+        "--lab-require-kernel",
+        action="store_true",
+        default=None,
+        help="fail kernel tests instead of skipping them when no capable kernel is available. ini: lab_require_kernel",
+    )
     parser.addini("lab_kernel", "default for --lab-kernel", default="auto")
+    parser.addini("lab_require_kernel", "default for --lab-require-kernel", type="bool", default=False)
     parser.addini("lab_guest_timeout", "default for --lab-guest-timeout (seconds, 0 = none)", default="0")
     parser.addini("lab_topologies", "directories searched for topology names", type="paths", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kernel: needs root and a kernel with SCTP, netem and veth (the guest has them)")
+    config.addinivalue_line(
+        "markers",
+        "kernel(*needs): needs root and a kernel that can do NEEDS (default: netns, veth, sctp, netem; the guest can)",
+    )
     config.addinivalue_line("markers", "topology(name): the topology file the lab_* fixtures build (default dual-homed)")
     config.addinivalue_line("markers", "profile(name): the SCTP timer profile of sctp_pair (default fast)")
 
@@ -100,10 +110,16 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("kernel") is not None:
-        lacking = probe().lacks(NEEDS)
-        if lacking:
-            pytest.skip("kernel lacks " + "; ".join(f"{k}: {v}" for k, v in lacking.items()))
+    marker = item.get_closest_marker("kernel")
+    if marker is None:
+        return
+    lacking = probe().lacks(tuple(marker.args) or NEEDS)
+    if lacking:
+        reason = f"kernel {probe().release} lacks " + "; ".join(f"{k}: {v}" for k, v in lacking.items())
+        required = item.config.getoption("--lab-require-kernel") or item.config.getini("lab_require_kernel")
+        if required:
+            pytest.fail(reason + " (--lab-require-kernel)", pytrace=False)
+        pytest.skip(reason)
 
 
 def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:

@@ -159,7 +159,8 @@ def run_in_guest(
             f"SCTPLAB_EXCHANGE={exchange}", f"SCTPLAB_MODULES_DIR={kernel.modules}",
             f"SCTPLAB_MODPROBE={kernel.modprobe}", "SCTPLAB_LOAD_MODULES=" + ",".join(GUEST_MODULES),
         ]
-        uml_env = {**os.environ, "LD_PRELOAD": str(shim)}
+        # UML makes its umid directory under $HOME and panics without one.
+        uml_env = {"HOME": str(exchange), **os.environ, "LD_PRELOAD": str(shim)}
         with open(exchange / "uml.log", "wb") as log:
             log_fd = log.fileno()
             cmdline[cmdline.index("con0=null,fd:LOG")] = f"con0=null,fd:{log_fd}"

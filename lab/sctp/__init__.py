@@ -1,0 +1,1 @@
+"""SCTP over the kernel stack: timer profiles, endpoints, traffic and its analysis."""

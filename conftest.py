@@ -1,0 +1,3 @@
+"""Project-wide pytest configuration: the lab's own plugin comes from its entry point."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,93 @@
+"""Plugin tier: the pytest plugin's options, markers, fixtures and kernel choice (pytester)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.kernel.caps import probe
+
+# Inner runs never boot a guest: they stay on whatever kernel runs this test.
+HOST = "--lab-kernel=host"
+
+
+def test_options_are_listed_in_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*SCTP multihoming lab*", "*--lab-kernel*", "*--lab-guest-timeout*",
+                                 "*--lab-require-kernel*"])
+
+
+def test_markers_are_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["*kernel(*needs)*", "*topology(name)*", "*profile(name)*"])
+
+
+def test_header_names_the_kernel(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest(HOST)
+    result.stdout.fnmatch_lines([f"sctplab kernel: *{probe().release}*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_topology_and_profile_fixtures_follow_markers(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("topologies")
+    (pytester.path / "topologies" / "pair.yaml").write_text(
+        "name: pair\nnodes: {client: {}, server: {}}\n"
+        "links:\n  only:\n    subnet: 198.18.7.0/24\n    a: {node: client, interface: eth0}\n    b: {node: server, interface: eth0}\n"
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.topology("pair")
+        @pytest.mark.profile("kernel-defaults")
+        def test_marked(lab_topology, lab_profile):
+            assert lab_topology.name == "pair"
+            assert str(lab_topology.address("only", "server")) == "198.18.7.2"
+            assert lab_profile.rto_min == 1000
+
+        def test_defaults(lab_profile):
+            assert lab_profile.name == "fast"
+        """
+    )
+    pytester.runpytest(HOST).assert_outcomes(passed=2)
+
+
+def test_a_broken_topology_fails_with_one_line_naming_file_key_and_line(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("topologies")
+    (pytester.path / "topologies" / "broken.yaml").write_text(
+        "name: broken\nnodes: {client: {}, server: {}}\n"
+        "links:\n  only:\n    subnet: 198.18.7.0/24\n    a: {node: clinet, interface: eth0}\n    b: {node: server, interface: eth0}\n"
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.topology("broken")
+        def test_uses_it(lab_topology):
+            pass
+        """
+    )
+    result = pytester.runpytest(HOST)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*broken.yaml:6: links.only.a.node: unknown node 'clinet' (expected one of: client, server)*"]
+    )
+
+
+@pytest.mark.skipif(probe().can(("netns", "veth", "sctp", "netem")), reason="this kernel can run kernel tests")
+def test_kernel_tests_skip_with_the_reason_or_fail_when_required(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.kernel
+        def test_needs_sctp():
+            pass
+        """
+    )
+    skipped = pytester.runpytest(HOST, "-rs")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*kernel * lacks *sctp*"])
+    required = pytester.runpytest(HOST, "--lab-require-kernel")
+    required.assert_outcomes(errors=1)
+    required.stdout.fnmatch_lines(["*lacks*--lab-require-kernel*"])
