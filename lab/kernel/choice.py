@@ -40,7 +40,7 @@ def choose_kernel(mode: KernelMode) -> Choice:
         if mode == "guest":
             raise
         raise CapabilityError(f"{caps.describe()}, and {err}") from err
-    reason = "requested" if mode == "guest" else f"host {caps.describe()}"
+    reason = "requested" if mode == "guest" else f"this {caps.describe()}"
     return Choice("guest", f"sctplab: kernel: {guest.describe()} guest ({reason})", guest)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.kernel.caps import probe
+from lab.kernel.caps import KernelCaps, probe
 
 # Inner runs never boot a guest: they stay on whatever kernel runs this test.
 HOST = "--lab-kernel=host"
@@ -74,8 +74,11 @@ def test_a_broken_topology_fails_with_one_line_naming_file_key_and_line(pytester
     )
 
 
-@pytest.mark.skipif(probe().can(("netns", "veth", "sctp", "netem")), reason="this kernel can run kernel tests")
-def test_kernel_tests_skip_with_the_reason_or_fail_when_required(pytester: pytest.Pytester) -> None:
+def test_kernel_tests_skip_with_the_reason_or_fail_when_required(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lacking = KernelCaps(release="0.0-test", guest=False, missing={"sctp": "socket(IPPROTO_SCTP) failed: EPROTONOSUPPORT"})
+    monkeypatch.setattr("lab.plugin.probe", lambda: lacking)
     pytester.makepyfile(
         """
         import pytest
@@ -87,7 +90,7 @@ def test_kernel_tests_skip_with_the_reason_or_fail_when_required(pytester: pytes
     )
     skipped = pytester.runpytest(HOST, "-rs")
     skipped.assert_outcomes(skipped=1)
-    skipped.stdout.fnmatch_lines(["*kernel * lacks *sctp*"])
+    skipped.stdout.fnmatch_lines(["*kernel 0.0-test lacks sctp: socket(IPPROTO_SCTP) failed: EPROTONOSUPPORT*"])
     required = pytester.runpytest(HOST, "--lab-require-kernel")
     required.assert_outcomes(errors=1)
     required.stdout.fnmatch_lines(["*lacks*--lab-require-kernel*"])
