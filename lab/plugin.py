@@ -100,6 +100,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         return run_in_guest(
             [sys.executable, "-m", "pytest", *params.args], cwd=params.dir, timeout=timeout, kernel=choice.guest
         )
+    except KeyboardInterrupt:  # the session in the guest was interrupted and has reported
+        return int(pytest.ExitCode.INTERRUPTED)
     except LabError as err:
         print(f"sctplab: {err}", file=sys.stderr)
         return int(pytest.ExitCode.INTERNAL_ERROR)
