@@ -10,9 +10,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.sctp.profile import TimerProfile
 
 __all__ = ["main"]
 
@@ -48,15 +51,24 @@ def _doctor() -> int:
     return 0
 
 
+def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
+    """Resolve and validate the demo's files (before any guest boots)."""
+    from lab.model.topology import load_topology, resolve_topology_path
+    from lab.sctp.profile import get_profile
+
+    search = [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"]
+    topology = resolve_topology_path(args.topology, search)
+    load_topology(topology)
+    return topology, get_profile(args.profile)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         return _doctor()
     from lab.demo import run_demo
-    from lab.model.topology import resolve_topology_path
-    from lab.sctp.profile import get_profile
 
-    topology = resolve_topology_path(args.topology, [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"])
-    return 0 if run_demo(topology, get_profile(args.profile), rate=args.rate, hold=args.hold) else 1
+    topology, profile = _demo_inputs(args)
+    return 0 if run_demo(topology, profile, rate=args.rate, hold=args.hold) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command != "doctor":
             from lab.kernel.choice import choose_kernel
+
+            _demo_inputs(args)
 
             from lab.kernel.caps import in_guest
 

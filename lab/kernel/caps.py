@@ -96,12 +96,12 @@ def _probe_in_fresh_netns(missing: dict[str, str]) -> None:
         try:
             ipr.link("add", ifname="probe0", kind="veth", peer={"ifname": "probe1"})
         except NetlinkError as err:
-            missing["veth"] = f"cannot create a veth pair: {err}"
+            missing["veth"] = f"cannot create a veth pair: {os.strerror(err.code)}"
         (lo,) = ipr.link_lookup(ifname="lo")
         try:
             ipr.tc("add", "netem", index=lo, handle="1:", loss=0)
         except NetlinkError as err:
-            missing["netem"] = f"cannot add a netem qdisc: {err}"
+            missing["netem"] = f"cannot add a netem qdisc: {os.strerror(err.code)}"
 
 
 @functools.cache
