@@ -35,6 +35,7 @@ __all__ = ["GuestKernel", "find_guest_kernel", "run_in_guest", "GUEST_MODULES"]
 GUEST_MODULES = ("sctp", "sch_netem", "veth", "hmac")
 
 _MODULES_DIR = Path("/usr/lib/uml/modules")
+_FALLBACK_DIRS = ("/usr/bin", "/usr/sbin", "/sbin")  # when PATH lacks them (e.g. sudo, cron)
 _ENV_SKIPPED = {"LD_PRELOAD", "PWD", "OLDPWD", "SHLVL", "_"}
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INTERRUPT = b"\x03"
@@ -55,10 +56,9 @@ class GuestKernel:
 
 def find_guest_kernel() -> GuestKernel:
     """Locate linux.uml, its modules and modprobe, or say which package is missing."""
-    binary = shutil.which("linux.uml") or ("/usr/bin/linux.uml" if Path("/usr/bin/linux.uml").exists() else None)
-    modprobe = shutil.which("modprobe") or next(
-        (p for p in ("/usr/sbin/modprobe", "/sbin/modprobe") if Path(p).exists()), None
-    )
+    fallback = os.pathsep.join(_FALLBACK_DIRS)
+    binary = shutil.which("linux.uml") or shutil.which("linux.uml", path=fallback)
+    modprobe = shutil.which("modprobe") or shutil.which("modprobe", path=fallback)
     missing = []
     if binary is None:
         missing.append("linux.uml (Debian/Ubuntu package user-mode-linux)")

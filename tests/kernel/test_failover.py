@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import pytest
 
@@ -25,7 +26,9 @@ def test_init_and_init_ack_advertise_both_addresses(sctp_pair: EndpointPair) -> 
     assert client_learned == sorted(str(a) for a in sctp_pair.server.addresses)
 
 
-def test_primary_blackhole_fails_over_without_application_error(sctp_pair: EndpointPair, link_faults: LinkFaults) -> None:
+def test_primary_blackhole_fails_over_without_application_error(
+    sctp_pair: EndpointPair, link_faults: LinkFaults, record_property: Callable[[str, object], None]
+) -> None:
     pair, profile, tick = sctp_pair, sctp_pair.profile, kernel_tick()
     topology = pair.net.topology
     primary = topology.primary_link
@@ -50,5 +53,8 @@ def test_primary_blackhole_fails_over_without_application_error(sctp_pair: Endpo
     evidence = FailoverEvidence.collect(report, pair.log, stall_window=window, fault_at=fault_at,
                                         restore_at=restore_at, primary_peer=primary_peer, secondary_peer=secondary_peer)
     problems = failover_problems(evidence)
+    stall = report.longest_stall.seconds if report.longest_stall else None
+    record_property("stall_s", stall)  # kept in the JUnit XML, so CI runs show the spread
+    record_property("stall_window", f"{window} ({window.basis})")
     assert not problems, "\n".join(problems)
     assert report.delivered == report.sent
