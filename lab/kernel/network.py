@@ -101,13 +101,13 @@ def build(topology: Topology, *, tag: str | None = None) -> Iterator[Network]:
     """Build ``topology``; yield the live :class:`Network`; tear it down on exit."""
     net = Network(topology=topology, tag=tag or new_tag())
     with ExitStack() as undo:
-        for node, spec in topology.nodes.items():
+        for node, node_spec in topology.nodes.items():
             name = net.netns(node)
             netns.create(name)
             undo.callback(netns.remove, name)
             with netns.entered(name):
                 ipr = IPRoute()
-                for key, value in spec.sysctls.items():
+                for key, value in node_spec.sysctls.items():
                     sysctl.write(key, value)
             undo.callback(ipr.close)
             net._ipr[node] = ipr

@@ -214,7 +214,7 @@ def _dotted(path: KeyPath) -> str:
 
 
 def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
+    return int(node.start_mark.line) + 1
 
 
 def _kind(node: yaml.Node) -> str:

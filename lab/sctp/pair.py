@@ -9,18 +9,20 @@ gracefully and both sockets close.
 
 from __future__ import annotations
 
+import functools
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from lab.events import EventLog
+from lab.events import Event, EventLog
 from lab.kernel import sysctl
 from lab.kernel.network import Network
 from lab.sctp.endpoint import Client, IPAddress, PathInfo, Server
 from lab.sctp.profile import TimerProfile
-from lab.sctp.states import ACTIVE
+from lab.sctp.states import ACTIVE, PATH_STATES
 from lab.sctp.traffic import DeliveryReport, analyse
 from lab.timing import unreachable_window
+from lab.wait import wait_until
 
 __all__ = ["EndpointPair", "endpoint_pair", "DEFAULT_PORT"]
 
@@ -58,9 +60,6 @@ class EndpointPair:
             info = endpoint.path_info(peer)
             found[:] = [info]
             return info.state == state
-
-        from lab.wait import wait_until
-        from lab.sctp.states import PATH_STATES
 
         wait_until(
             reached,
@@ -128,6 +127,10 @@ class EndpointPair:
         return analyse(sent, list(self.server.arrivals))
 
 
+def _is_comm_up(side: str, event: Event) -> bool:
+    return event.side == side and event.kind == "assoc" and event.detail == "COMM_UP"
+
+
 @contextmanager
 def endpoint_pair(
     net: Network,
@@ -151,7 +154,7 @@ def endpoint_pair(
         undo.callback(pair.close)
         for side in ("client", "server"):
             log.wait_for(
-                lambda e, side=side: e.side == side and e.kind == "assoc" and e.detail == "COMM_UP",
+                functools.partial(_is_comm_up, side),
                 timeout=pair.setup_timeout,
                 what=f"the {side} to report COMM_UP",
             )

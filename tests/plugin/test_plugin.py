@@ -28,12 +28,18 @@ def test_header_names_the_kernel(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-def test_topology_and_profile_fixtures_follow_markers(pytester: pytest.Pytester) -> None:
-    pytester.mkdir("topologies")
-    (pytester.path / "topologies" / "pair.yaml").write_text(
-        "name: pair\nnodes: {client: {}, server: {}}\n"
-        "links:\n  only:\n    subnet: 198.18.7.0/24\n    a: {node: client, interface: eth0}\n    b: {node: server, interface: eth0}\n"
+def _write_topology(pytester: pytest.Pytester, name: str, *, a_node: str = "client") -> None:
+    """topologies/NAME.yaml: one link; a wrong ``a_node`` makes it invalid at line 6."""
+    (pytester.path / "topologies").mkdir(exist_ok=True)
+    (pytester.path / "topologies" / f"{name}.yaml").write_text(
+        f"name: {name}\nnodes: {{client: {{}}, server: {{}}}}\n"
+        f"links:\n  only:\n    subnet: 198.18.7.0/24\n    a: {{node: {a_node}, interface: eth0}}\n"
+        "    b: {node: server, interface: eth0}\n"
     )
+
+
+def test_topology_and_profile_fixtures_follow_markers(pytester: pytest.Pytester) -> None:
+    _write_topology(pytester, "pair")
     pytester.makepyfile(
         """
         import pytest
@@ -53,11 +59,7 @@ def test_topology_and_profile_fixtures_follow_markers(pytester: pytest.Pytester)
 
 
 def test_a_broken_topology_fails_with_one_line_naming_file_key_and_line(pytester: pytest.Pytester) -> None:
-    pytester.mkdir("topologies")
-    (pytester.path / "topologies" / "broken.yaml").write_text(
-        "name: broken\nnodes: {client: {}, server: {}}\n"
-        "links:\n  only:\n    subnet: 198.18.7.0/24\n    a: {node: clinet, interface: eth0}\n    b: {node: server, interface: eth0}\n"
-    )
+    _write_topology(pytester, "broken", a_node="clinet")
     pytester.makepyfile(
         """
         import pytest

@@ -9,19 +9,7 @@ from lab.errors import ConfigError
 from lab.model.yamlsource import KeyedValueError
 from lab.sctp.profile import PROFILES, TimerProfile, get_profile
 
-FAST = dict(
-    name="t",
-    rto_initial=200,
-    rto_min=100,
-    rto_max=400,
-    hb_interval=200,
-    path_max_retrans=2,
-    pf_retrans=0,
-    pf_expose=2,
-    sack_timeout=50,
-    association_max_retrans=4,
-    max_init_retransmits=8,
-)
+FAST = {**PROFILES["fast"].model_dump(), "name": "t"}
 
 
 def make(**changes: object) -> TimerProfile:
