@@ -11,7 +11,10 @@ Fixtures are thin ``with ...: yield`` wrappers over the library:
 - ``lab_profile``: the timer profile named by ``@pytest.mark.profile(NAME)`` (default fast)
 - ``lab_events``: the run's :class:`~lab.events.EventLog`
 - ``lab_network``: the topology built into namespaces and veth links
+- ``lab_artifacts``: this test's folder of artifacts (kept when it fails)
+- ``lab_captures``: tcpdump on both ends of every link, pcaps in the artifacts
 - ``sctp_pair``: a multihomed client/server association on it
+- ``lab_evidence``: application, kernel (path-state timeline) and wire evidence
 - ``link_faults``: ``link_faults.blackhole(LINK, direction=...)`` context managers
 """
 
@@ -20,12 +23,16 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Iterator
+from typing import Generator, Iterator
 
 import pytest
 
 from lab.errors import LabError
 from lab.events import EventLog
+from lab.evidence.artifacts import discard, folder_for
+from lab.evidence.capture import Captures, capture
+from lab.evidence.expect import Evidence
+from lab.evidence.paths import PathPoller
 from lab.kernel import faults
 from lab.kernel.caps import NEEDS, in_guest, probe
 from lab.kernel.choice import choose_kernel
@@ -59,7 +66,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail kernel tests instead of skipping them when no capable kernel is available. ini: lab_require_kernel",
     )
+    group.addoption(
+        "--lab-artifacts",
+        default=None,
+        metavar="DIR",
+        help="where per-test artifacts (pcaps, timeline, messages) go; default: artifacts/. ini: lab_artifacts",
+    )
+    group.addoption(
+        "--lab-keep-artifacts",
+        action="store_true",
+        default=False,
+        help="keep the artifacts of passing tests too (failing tests always keep theirs)",
+    )
     parser.addini("lab_kernel", "default for --lab-kernel", default="auto")
+    parser.addini("lab_artifacts", "default for --lab-artifacts", default="artifacts")
     parser.addini("lab_require_kernel", "default for --lab-require-kernel", type="bool", default=False)
     parser.addini("lab_guest_timeout", "default for --lab-guest-timeout (seconds, 0 = none)", default="0")
     parser.addini("lab_topologies", "directories searched for topology names", type="paths", default=[])
@@ -124,6 +144,37 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_ARTIFACTS = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    folder = item.stash.get(_ARTIFACTS, None)
+    if folder is not None and report.failed:
+        report.sections.append(("sctplab artifacts", f"kept in {folder}"))
+    return report
+
+
+@pytest.fixture
+def lab_artifacts(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """This test's artifact folder; removed after a pass unless --lab-keep-artifacts."""
+    config = request.config
+    root = Path(config.getoption("--lab-artifacts") or config.getini("lab_artifacts"))
+    if not root.is_absolute():
+        root = config.rootpath / root
+    folder = folder_for(root, request.node.nodeid)
+    request.node.stash[_ARTIFACTS] = folder
+    yield folder
+    reports = request.node.stash.get(_REPORTS, {})
+    if not config.getoption("--lab-keep-artifacts") and not any(r.failed for r in reports.values()):
+        discard(folder)
+
+
 def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:
     marker = request.node.get_closest_marker(name)
     return str(marker.args[0]) if marker and marker.args else default
@@ -155,9 +206,31 @@ def lab_network(lab_topology: Topology) -> Iterator[Network]:
 
 
 @pytest.fixture
-def sctp_pair(lab_network: Network, lab_profile: TimerProfile, lab_events: EventLog) -> Iterator[EndpointPair]:
+def lab_captures(lab_network: Network, lab_artifacts: Path) -> Iterator[Captures]:
+    """tcpdump on both ends of every link, ready before any endpoint starts; pcaps in the artifacts."""
+    with capture(lab_network, lab_artifacts) as captures:
+        yield captures
+    lossy = {str(path): n for path, n in captures.dropped.items() if n}
+    if lossy:
+        pytest.fail(f"the captures dropped packets, so this test's wire evidence is incomplete: {lossy}", pytrace=False)
+
+
+@pytest.fixture
+def sctp_pair(
+    lab_network: Network, lab_profile: TimerProfile, lab_events: EventLog, lab_captures: Captures
+) -> Iterator[EndpointPair]:
+    """A multihomed association on the lab network, captured on the wire from its first INIT."""
     with endpoint_pair(lab_network, profile=lab_profile, log=lab_events) as pair:
         yield pair
+
+
+@pytest.fixture
+def lab_evidence(sctp_pair: EndpointPair, lab_captures: Captures, lab_artifacts: Path) -> Iterator[Evidence]:
+    """The run's evidence: application, kernel path-state timeline (polled), wire."""
+    with PathPoller(sctp_pair) as poller:
+        evidence = Evidence(sctp_pair, folder=lab_artifacts, captures=lab_captures, poller=poller)
+        yield evidence
+    evidence.save()
 
 
 class LinkFaults:

@@ -27,8 +27,11 @@ __all__ = [
     "strikes_to_switch",
     "backoff_sum",
     "switch_stall_window",
+    "first_strike_window",
+    "alternate_data_window",
     "unreachable_window",
     "failback_window",
+    "heartbeat_window",
     "abort_window",
 ]
 
@@ -156,6 +159,39 @@ def switch_stall_window(p: TimerProfile, *, r0_ms: float | None = None, tick: fl
     )
 
 
+def first_strike_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float) -> Window:
+    """From the fault until the first strike on the failed path.
+
+    With PF in use and ``pf_expose=2`` this is when the kernel reports
+    ADDR_POTENTIALLY_FAILED. A heartbeat already in flight at the fault can
+    time out at any moment within R0, so the window starts at 0. At the
+    latest, the first message sent after the fault (within ``interval``) is
+    lost and its T3 timer expires R0 later: ``interval + R0`` plus the timer
+    wheel's rounding and a tick at each end.
+    """
+    r0 = _r0(p, r0_ms)
+    return Window(
+        0.0,
+        interval + r0 / 1000 + _wheel(r0 / 1000, tick) + 2 * tick,
+        f"R0={r0:g} ms, tick={_ms(tick)}, message interval={_ms(interval)}",
+    )
+
+
+def alternate_data_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float) -> Window:
+    """From the fault until the first DATA chunk goes out on an alternate path.
+
+    Data moves when a T3 timer expires (its retransmission goes to an
+    alternate path) or when the path leaves ACTIVE. The oldest chunk still
+    unacknowledged at the fault was sent at most ``sack_timeout`` earlier
+    (the peer acknowledges within its delayed-SACK time), so its T3 timer
+    expires no earlier than ``R0 - sack_timeout`` after the fault, less a
+    tick. At the latest the bound of :func:`switch_stall_window` holds.
+    """
+    r0 = _r0(p, r0_ms)
+    stall = switch_stall_window(p, r0_ms=r0, tick=tick, interval=interval)
+    return Window(max(r0 / 1000 - p.sack_timeout / 1000 - tick, 0.0), stall.high, stall.basis)
+
+
 def unreachable_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float) -> Window:
     """From the fault until the kernel reports the failed peer address UNREACHABLE.
 
@@ -175,6 +211,22 @@ def unreachable_window(p: TimerProfile, *, r0_ms: float | None = None, tick: flo
         sum(timers) + _late(timers, tick) + 2 * tick,
         f"R0={r0:g} ms, rto_max={p.rto_max} ms, path_max_retrans={p.path_max_retrans}"
         f" ({strikes} strikes), hb_interval={p.hb_interval} ms, tick={_ms(tick)}",
+    )
+
+
+def heartbeat_window(p: TimerProfile, *, tick: float) -> Window:
+    """From any moment until every ACTIVE or UNCONFIRMED path has been heartbeated.
+
+    A path is heartbeated once per heartbeat period, ``rto/2 + random(0..rto)
+    + hb_interval`` (floor HZ/5 before the random part); with the RTO at most
+    rto_max that is at most ``1.5*rto_max + hb_interval``, plus the timer
+    wheel's rounding and a tick at each end.
+    """
+    period = _heartbeat_max(p)
+    return Window(
+        0.0,
+        period + _wheel(period, tick) + 2 * tick,
+        f"rto_max={p.rto_max} ms, hb_interval={p.hb_interval} ms, tick={_ms(tick)} (one heartbeat period)",
     )
 
 

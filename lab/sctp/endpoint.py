@@ -102,6 +102,12 @@ class Endpoint:
     def peer_port(self) -> int:
         raise NotImplementedError
 
+    def primary(self) -> str:
+        """The association's primary peer address (SCTP_STATUS; not necessarily the active path)."""
+        if self.sock is None:
+            raise EndpointError(f"{self.side} has no association yet")
+        return str(self.sock.get_status().primary.sockaddr[0])
+
     def local_addresses(self) -> list[str]:
         """Addresses the kernel has bound for the association (getladdrs)."""
         assert self.sock is not None

@@ -96,3 +96,28 @@ def test_kernel_tests_skip_with_the_reason_or_fail_when_required(
     required = pytester.runpytest(HOST, "--lab-require-kernel")
     required.assert_outcomes(errors=1)
     required.stdout.fnmatch_lines(["*lacks*--lab-require-kernel*"])
+
+
+def test_artifacts_of_a_failing_test_are_kept_and_named_in_the_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_art="""
+        def test_passes(lab_artifacts):
+            (lab_artifacts / "capture.pcap").write_bytes(b"x")
+
+        def test_fails(lab_artifacts):
+            (lab_artifacts / "capture.pcap").write_bytes(b"x")
+            assert False, "wrong expectation"
+        """
+    )
+    result = pytester.runpytest(HOST)
+    result.assert_outcomes(passed=1, failed=1)
+    kept = pytester.path / "artifacts" / "test_art.py-test_fails"
+    result.stdout.fnmatch_lines(["*sctplab artifacts*", f"kept in {kept}"])
+    assert (kept / "capture.pcap").exists()
+    assert not (pytester.path / "artifacts" / "test_art.py-test_passes").exists()
+
+
+def test_keep_artifacts_keeps_those_of_passing_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_art="def test_passes(lab_artifacts):\n    (lab_artifacts / 'f').write_text('x')\n")
+    pytester.runpytest(HOST, "--lab-keep-artifacts", "--lab-artifacts=out").assert_outcomes(passed=1)
+    assert (pytester.path / "out" / "test_art.py-test_passes" / "f").exists()

@@ -6,6 +6,8 @@ import pytest
 
 from lab.sctp.profile import get_profile
 from lab.timing import (
+    alternate_data_window,
+    first_strike_window,
     GUEST_TICK,
     Window,
     abort_window,
@@ -128,3 +130,15 @@ def test_abort_without_pf_keeps_data_on_the_primary() -> None:
     w = abort_window(no_pf, tick=0.01)
     # all 5 expiries may fall on the primary before it goes INACTIVE: 1 + 2 + 4 + 8 + 16
     assert w.high > 31
+
+
+def test_first_strike_can_come_at_once_and_at_the_latest_one_rto_after_the_next_message() -> None:
+    w = first_strike_window(get_profile("fast"), r0_ms=100, tick=0.01, interval=0.01)
+    assert (w.low, round(w.high, 3)) == (0.0, 0.13)
+    assert "R0=100 ms" in w.basis
+
+
+def test_alternate_data_window_starts_one_sack_timeout_before_r0() -> None:
+    w = alternate_data_window(get_profile("fast"), r0_ms=100, tick=0.01, interval=0.01)
+    assert round(w.low, 3) == 0.04  # 100 ms - 50 ms sack_timeout - 10 ms tick
+    assert w.high == switch_stall_window(get_profile("fast"), r0_ms=100, tick=0.01, interval=0.01).high
