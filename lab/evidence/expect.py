@@ -37,6 +37,7 @@ __all__ = [
     "expect_data_moved",
     "expect_no_data",
     "expect_kernel_reported",
+    "expect_association_lost",
     "expect_no_application_error",
     "expect_no_abort",
 ]
@@ -205,6 +206,19 @@ def expect_kernel_reported(ev: Evidence, *, side: str, peer: str, state: str, af
     if not within.contains(delay):
         raise _fail(expected, f"reported after {delay:.3f} s ({history}{polled})", str(ev.folder / "timeline.json"))
     return found[0]
+
+
+def expect_association_lost(ev: Evidence, *, side: str, after: float, within: Window,
+                            event: str = "the fault") -> Event:
+    """``side`` saw SCTP_ASSOC_CHANGE COMM_LOST within ``within`` after ``after``."""
+    lost = [e for e in ev.log.events(kind="assoc", side=side) if e.detail == "COMM_LOST" and e.at >= after]
+    expected = f"the {side} to see COMM_LOST within {within} of {event} ({within.basis})"
+    if not lost:
+        raise _fail(expected, "it never did", str(ev.folder / "timeline.json"))
+    delay = lost[0].at - after
+    if not within.contains(delay):
+        raise _fail(expected, f"it came after {delay:.3f} s", str(ev.folder / "timeline.json"))
+    return lost[0]
 
 
 def expect_no_application_error(ev: Evidence) -> None:

@@ -128,7 +128,12 @@ class Endpoint:
             name = PADDR_EVENTS.get(notif.state, str(notif.state))
             self.log.add(self.side, "paddr", f"{notif.addr[0]} {name}", address=notif.addr[0], state=name)
         elif isinstance(notif, sctp.send_failed):
-            self.error(f"SEND_FAILED (error {notif.error}) for {notif.data[:40]!r}", payload=notif.data)
+            payload = notif.data.encode() if isinstance(notif.data, str) else bytes(notif.data)
+            try:
+                seq: int | None = decode(payload)[0]
+            except ValueError:
+                seq = None
+            self.error(f"SEND_FAILED (error {notif.error}) for message {seq}", seq=seq)
         elif isinstance(notif, sctp.shutdown_event):
             self.log.add(self.side, "shutdown", "peer shut down")
         elif isinstance(notif, sctp.remote_error):

@@ -13,13 +13,13 @@ from typing import Callable
 
 import pytest
 
-from lab.evidence.expect import (Evidence, expect_data_moved, expect_every_peer_address_heartbeated,
+from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_moved, expect_every_peer_address_heartbeated,
                                  expect_init_advertised, expect_kernel_reported, expect_no_abort,
                                  expect_no_application_error, expect_no_data)
 from lab.kernel.choice import kernel_tick
 from lab.plugin import LinkFaults
 from lab.sctp.states import ACTIVE
-from lab.timing import (alternate_data_window, failback_window, first_strike_window, heartbeat_window,
+from lab.timing import (abort_window, alternate_data_window, failback_window, first_strike_window, heartbeat_window,
                         switch_stall_window, unreachable_window)
 from lab.verdict import FailoverEvidence, failover_problems
 
@@ -90,3 +90,29 @@ def test_primary_blackhole_fails_over_without_application_error(
     expect_data_moved(ev, src=client_primary, dst=server_primary, after=restore_at,
                       within=failback_window(profile, tick=tick), event="the restore")
     expect_no_abort(ev)
+
+
+def test_both_paths_down_aborts_in_the_predicted_window(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
+    ev = lab_evidence
+    pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
+    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
+    pair.start_traffic(rate=RATE)
+    pair.wait_delivered(int(RATE / 2))
+    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    window = abort_window(profile, r0_ms=r0, tick=tick, interval=1 / RATE)
+    with link_faults.blackhole("path-a"), link_faults.blackhole("path-b"):
+        fault_at = time.monotonic()
+        pair.log.wait_for(lambda e: e.side == "client" and e.detail == "COMM_LOST", timeout=2 * window.high,
+                          what="the client to see COMM_LOST")
+    expect_association_lost(ev, side="client", after=fault_at, within=window)
+    sent = pair.client.stop_sending()
+    arrived = {a.seq: a.received_at for a in pair.server.arrivals}
+    undelivered = set(range(sent)) - set(arrived)
+    failed = {e.data["seq"] for e in pair.log.errors() if e.side == "client" and e.detail.startswith("SEND_FAILED")}
+    # SEND_FAILED comes for every message never acknowledged: all undelivered ones, and those delivered
+    # whose SACK was still pending at the fault (the receiver delays a SACK by at most sack_timeout).
+    assert failed and failed == set(range(min(failed), sent)), f"SEND_FAILED for {sorted(failed)}: not the unsent tail"
+    assert undelivered <= failed, f"no SEND_FAILED for undelivered messages {sorted(undelivered - failed)}"
+    sack_pending = fault_at - profile.sack_timeout / 1000 - tick
+    early = {seq: round(arrived[seq] - fault_at, 3) for seq in failed - undelivered if arrived[seq] < sack_pending}
+    assert not early, f"SEND_FAILED for messages delivered before their SACK could be pending (s vs fault): {early}"
