@@ -7,7 +7,8 @@ cheap):
 - timer profiles: :func:`get_profile`, :class:`TimerProfile`, ``PROFILES``
 - building: :func:`build` -> :class:`Network` (namespaces, veth links)
 - endpoints: :func:`endpoint_pair` -> :class:`EndpointPair`
-- faults: :func:`blackhole`
+- faults: :func:`inject` with :class:`Blackhole`, :class:`Impair` (netem), :class:`LinkDown`,
+  :class:`RouteWithdrawal`, :class:`Flap`
 - timeline and verdict: :class:`EventLog`, :class:`DeliveryReport`,
   :func:`failover_problems`, :class:`FailoverEvidence`
 - prediction: :func:`switch_stall_window`, :func:`unreachable_window`,
@@ -31,7 +32,13 @@ _EXPORTS = {
     "Network": "lab.kernel.network",
     "endpoint_pair": "lab.sctp.pair",
     "EndpointPair": "lab.sctp.pair",
-    "blackhole": "lab.kernel.faults",
+    "inject": "lab.faults",
+    "Blackhole": "lab.faults",
+    "Impair": "lab.faults",
+    "LinkDown": "lab.faults",
+    "RouteWithdrawal": "lab.faults",
+    "Flap": "lab.faults",
+    "NetemParams": "lab.faults",
     "EventLog": "lab.events",
     "DeliveryReport": "lab.sctp.traffic",
     "FailoverEvidence": "lab.verdict",
@@ -72,7 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lab.events import EventLog
     from lab.guest.uml import run_in_guest
     from lab.kernel.choice import choose_kernel
-    from lab.kernel.faults import blackhole
+    from lab.faults import Blackhole, Flap, Impair, LinkDown, NetemParams, RouteWithdrawal, inject
     from lab.kernel.network import Network, build
     from lab.model.topology import Topology, load_topology
     from lab.sctp.pair import EndpointPair, endpoint_pair

@@ -15,7 +15,7 @@ from typing import Callable
 
 from lab.events import Event, EventLog
 from lab.kernel.choice import kernel_tick
-from lab.kernel.faults import blackhole
+from lab.faults import Blackhole, inject
 from lab.kernel.network import build
 from lab.model.topology import load_topology
 from lab.sctp.pair import endpoint_pair
@@ -62,7 +62,7 @@ def run_demo(topology_file: Path, profile: TimerProfile, *, rate: float = 100.0,
             out(f"traffic: {rate:.0f} msg/s; primary path RTO now {r0} ms; predicted stall {window} ({window.basis})")
             secondary_peer = str(pair.client_address(secondary))
             primary_peer = str(pair.client_address(primary))
-            with blackhole(net, primary, log=log):
+            with inject(net, Blackhole(primary), log=log):
                 fault_at = time.monotonic()
                 mark = pair.client.sent
                 pair.wait_arrival_from(secondary_peer, after_seq=mark,

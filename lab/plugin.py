@@ -15,7 +15,8 @@ Fixtures are thin ``with ...: yield`` wrappers over the library:
 - ``lab_captures``: tcpdump on both ends of every link, pcaps in the artifacts
 - ``sctp_pair``: a multihomed client/server association on it
 - ``lab_evidence``: application, kernel (path-state timeline) and wire evidence
-- ``link_faults``: ``link_faults.blackhole(LINK, direction=...)`` context managers
+- ``link_faults``: ``link_faults.blackhole(LINK)``, ``.impair(LINK, delay_ms=80)``, ``.link_down(...)``,
+  ``.withdraw_route(...)``, ``.flap(...)``: context managers that undo exactly
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Generator, Iterator
+from typing import Generator, Iterator, Literal
 
 import pytest
 
@@ -33,7 +34,7 @@ from lab.evidence.artifacts import discard, folder_for
 from lab.evidence.capture import Captures, capture
 from lab.evidence.expect import Evidence
 from lab.evidence.paths import PathPoller
-from lab.kernel import faults
+from lab.faults import Blackhole, Direction, Fault, Flap, Impair, LinkDown, NetemParams, RouteWithdrawal, inject
 from lab.kernel.caps import NEEDS, in_guest, probe
 from lab.kernel.choice import choose_kernel
 from lab.kernel.network import Network, build
@@ -234,13 +235,33 @@ def lab_evidence(sctp_pair: EndpointPair, lab_captures: Captures, lab_artifacts:
 
 
 class LinkFaults:
-    """Faults bound to one network and timeline."""
+    """Faults bound to one network and timeline; each method returns a context manager.
+
+    See :mod:`lab.faults` and docs/faults.md for what each does to the kernel.
+    """
 
     def __init__(self, net: Network, log: EventLog) -> None:
         self.net, self.log = net, log
 
-    def blackhole(self, link: str, *, direction: faults.Direction = "both") -> AbstractContextManager[None]:
-        return faults.blackhole(self.net, link, direction=direction, log=self.log)
+    def inject(self, fault: Fault) -> AbstractContextManager[Fault]:
+        return inject(self.net, fault, log=self.log)
+
+    def blackhole(self, link: str, *, direction: Direction = "both") -> AbstractContextManager[Fault]:
+        return self.inject(Blackhole(link, direction=direction))
+
+    def impair(self, link: str, *, direction: Direction = "both", **params: float) -> AbstractContextManager[Fault]:
+        return self.inject(Impair(link, NetemParams(**params), direction=direction))
+
+    def link_down(self, link: str, *, node: str = "client", side: Literal["near", "far"] = "near"
+                  ) -> AbstractContextManager[Fault]:
+        return self.inject(LinkDown(link, node=node, side=side))
+
+    def withdraw_route(self, link: str, *, node: str = "client") -> AbstractContextManager[Fault]:
+        return self.inject(RouteWithdrawal(link, node=node))
+
+    def flap(self, link: str, *, count: int = 3, period: float = 2.0, duty: float = 0.5, node: str = "client",
+             side: Literal["near", "far"] = "near") -> AbstractContextManager[Fault]:
+        return self.inject(Flap(link, count=count, period=period, duty=duty, node=node, side=side, log=self.log))
 
 
 @pytest.fixture

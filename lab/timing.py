@@ -134,7 +134,8 @@ def _strikes(p: TimerProfile) -> str:
     return f"path_max_retrans={p.path_max_retrans} ({k} strikes, no PF: pf_retrans={p.pf_retrans})"
 
 
-def switch_stall_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float) -> Window:
+def switch_stall_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float,
+                        alternate_delay: float = 0.0) -> Window:
     """The longest gap between deliveries when the primary path is blackholed.
 
     Steady traffic sends one message every ``interval`` s. The first message
@@ -146,16 +147,18 @@ def switch_stall_window(p: TimerProfile, *, r0_ms: float | None = None, tick: fl
     backed its timer off, the receiver may delay its SACK by ``sack_timeout``
     and each end may lose a tick: ``interval + backoff_sum(R0, strikes,
     rto_max) + sack_timeout + 2*tick``, plus the timer wheel's rounding of
-    timers of 63 ticks or more.
+    timers of 63 ticks or more. An ``alternate_delay`` (one-way delay of the
+    alternate path, s) delays the retransmission's arrival by as much.
     """
     r0 = _r0(p, r0_ms)
     rtos = _rtos(r0, strikes_to_switch(p), p.rto_max)
-    high = interval + sum(rtos) + _late(rtos, tick) + p.sack_timeout / 1000 + 2 * tick
+    high = interval + sum(rtos) + _late(rtos, tick) + p.sack_timeout / 1000 + 2 * tick + alternate_delay
+    delayed = f", alternate path one-way delay={_ms(alternate_delay)}" if alternate_delay else ""
     return Window(
-        max(r0 / 1000 - tick, 0.0),
+        max(r0 / 1000 - tick, 0.0) + alternate_delay,
         high,
         f"R0={r0:g} ms, rto_max={p.rto_max} ms, {_strikes(p)}, sack_timeout={p.sack_timeout} ms,"
-        f" tick={_ms(tick)}, message interval={_ms(interval)}",
+        f" tick={_ms(tick)}, message interval={_ms(interval)}{delayed}",
     )
 
 
@@ -166,18 +169,21 @@ def first_strike_window(p: TimerProfile, *, r0_ms: float | None = None, tick: fl
     ADDR_POTENTIALLY_FAILED. A heartbeat already in flight at the fault can
     time out at any moment within R0, so the window starts at 0. At the
     latest, the first message sent after the fault (within ``interval``) is
-    lost and its T3 timer expires R0 later: ``interval + R0`` plus the timer
-    wheel's rounding and a tick at each end.
+    lost and its T3 timer expires R0 later; when only the sender's direction
+    fails, a SACK the peer delayed (by up to ``sack_timeout``) can still
+    arrive and restart that timer: ``interval + sack_timeout + R0`` plus the
+    timer wheel's rounding and a tick at each end.
     """
     r0 = _r0(p, r0_ms)
     return Window(
         0.0,
-        interval + r0 / 1000 + _wheel(r0 / 1000, tick) + 2 * tick,
-        f"R0={r0:g} ms, tick={_ms(tick)}, message interval={_ms(interval)}",
+        interval + p.sack_timeout / 1000 + r0 / 1000 + _wheel(r0 / 1000, tick) + 2 * tick,
+        f"R0={r0:g} ms, sack_timeout={p.sack_timeout} ms, tick={_ms(tick)}, message interval={_ms(interval)}",
     )
 
 
-def alternate_data_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float) -> Window:
+def alternate_data_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float,
+                          alternate_delay: float = 0.0) -> Window:
     """From the fault until the first DATA chunk goes out on an alternate path.
 
     Data moves when a T3 timer expires (its retransmission goes to an
@@ -185,11 +191,14 @@ def alternate_data_window(p: TimerProfile, *, r0_ms: float | None = None, tick: 
     unacknowledged at the fault was sent at most ``sack_timeout`` earlier
     (the peer acknowledges within its delayed-SACK time), so its T3 timer
     expires no earlier than ``R0 - sack_timeout`` after the fault, less a
-    tick. At the latest the bound of :func:`switch_stall_window` holds.
+    tick. At the latest the bound of :func:`switch_stall_window` holds. Both
+    ends move by ``alternate_delay`` when the window is measured where the
+    DATA arrives.
     """
     r0 = _r0(p, r0_ms)
-    stall = switch_stall_window(p, r0_ms=r0, tick=tick, interval=interval)
-    return Window(max(r0 / 1000 - p.sack_timeout / 1000 - tick, 0.0), stall.high, stall.basis)
+    stall = switch_stall_window(p, r0_ms=r0, tick=tick, interval=interval, alternate_delay=alternate_delay)
+    low = max(r0 / 1000 - p.sack_timeout / 1000 - tick, 0.0) + alternate_delay
+    return Window(low, stall.high, stall.basis)
 
 
 def unreachable_window(p: TimerProfile, *, r0_ms: float | None = None, tick: float) -> Window:

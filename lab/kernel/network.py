@@ -137,6 +137,9 @@ def _build_link(net: Network, undo: ExitStack, link: str, a: str, b: str) -> Non
     undo.callback(_delete_link, ipr_a, name_a)
     prefixlen = net.topology.prefixlen(link)
     for ipr, node, ifname in ((ipr_a, a, name_a), (ipr_b, b, name_b)):
+        if sysctl.exists(f"net.ipv6.conf.{ifname}.keep_addr_on_down", namespace=net.netns(node)):
+            # IPv6 addresses must survive an admin down, or a downed path never comes back.
+            sysctl.apply(net.netns(node), {f"net.ipv6.conf.{ifname}.keep_addr_on_down": 1})
         index = ipr.link_lookup(ifname=ifname)[0]
         try:
             ipr.addr("add", index=index, address=str(net.address(link, node)), prefixlen=prefixlen)

@@ -8,7 +8,7 @@ from typing import Mapping
 from lab.errors import KernelError
 from lab.kernel import netns
 
-__all__ = ["write", "read", "apply"]
+__all__ = ["write", "read", "apply", "exists"]
 
 
 def _path(key: str) -> Path:
@@ -36,3 +36,9 @@ def apply(namespace: str, values: Mapping[str, int | str]) -> None:
     with netns.entered(namespace):
         for key, value in values.items():
             write(key, value)
+
+
+def exists(key: str, *, namespace: str) -> bool:
+    """Whether the sysctl exists in the named network namespace."""
+    with netns.entered(namespace):
+        return _path(key).exists()

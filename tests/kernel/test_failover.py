@@ -9,6 +9,8 @@ and arrived on the secondary inside the predicted window, then came back).
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest
@@ -19,8 +21,8 @@ from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_
 from lab.kernel.choice import kernel_tick
 from lab.plugin import LinkFaults
 from lab.sctp.states import ACTIVE
-from lab.timing import (abort_window, alternate_data_window, failback_window, first_strike_window, heartbeat_window,
-                        switch_stall_window, unreachable_window)
+from lab.timing import (Window, abort_window, alternate_data_window, failback_window, first_strike_window,
+                        heartbeat_window, switch_stall_window, unreachable_window)
 from lab.verdict import FailoverEvidence, failover_problems
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]
@@ -40,8 +42,32 @@ def test_init_ack_addresses_and_the_heartbeat_matrix(lab_evidence: Evidence) -> 
     assert sorted(pair.client.peer_addresses()) == ["198.18.1.2", "198.18.2.2"]
 
 
-def test_primary_blackhole_fails_over_without_application_error(
-    lab_evidence: Evidence, link_faults: LinkFaults, record_property: Callable[[str, object], None]
+@dataclass(frozen=True)
+class PrimaryFault:
+    """A single-path fault on the primary, and what it breaks."""
+
+    start: Callable[[LinkFaults, str], AbstractContextManager[object]]
+    client_to_server_broken: bool  # otherwise DATA still arrives, only SACKs/HB-ACKs are lost
+    server_to_client_broken: bool  # otherwise SACKs still arrive and revive the path during the fault
+    alternate_delay: float = 0.0  # one-way delay put on the secondary path too
+
+
+PRIMARY_FAULTS = {
+    "blackhole": PrimaryFault(lambda lf, link: lf.blackhole(link), True, True),
+    "blackhole-client-to-server": PrimaryFault(lambda lf, link: lf.blackhole(link, direction="a-to-b"), True, False),
+    "blackhole-server-to-client": PrimaryFault(lambda lf, link: lf.blackhole(link, direction="b-to-a"), False, True),
+    "admin-down-near": PrimaryFault(lambda lf, link: lf.link_down(link, side="near"), True, True),
+    "admin-down-far": PrimaryFault(lambda lf, link: lf.link_down(link, side="far"), True, True),
+    # the client loses its route; the server still reaches the client's primary address
+    "route-withdrawal": PrimaryFault(lambda lf, link: lf.withdraw_route(link), True, False),
+    "blackhole-with-slow-secondary": PrimaryFault(lambda lf, link: lf.blackhole(link), True, True,
+                                                  alternate_delay=0.08),
+}
+
+
+@pytest.mark.parametrize("case", PRIMARY_FAULTS.values(), ids=PRIMARY_FAULTS.keys())
+def test_primary_fault_fails_over_and_back_without_application_error(
+    case: PrimaryFault, lab_evidence: Evidence, link_faults: LinkFaults, record_property: Callable[[str, object], None]
 ) -> None:
     ev = lab_evidence
     pair, profile, tick, interval = ev.pair, ev.pair.profile, kernel_tick(), 1 / RATE
@@ -51,25 +77,31 @@ def test_primary_blackhole_fails_over_without_application_error(
     client_primary, client_secondary = str(pair.client_address(primary)), str(pair.client_address(secondary))
     server_primary, server_secondary = str(pair.server_address(primary)), str(pair.server_address(secondary))
 
-    pair.wait_path_state("client", server_secondary, ACTIVE)  # the secondary is confirmed first
-    pair.start_traffic(rate=RATE)
-    pair.wait_delivered(int(RATE))
-    r0 = pair.client.path_info(server_primary).rto_ms
-    with link_faults.blackhole(primary):
-        fault_at = time.monotonic()
-        pair.wait_arrival_from(client_secondary, after_seq=pair.client.sent,
-                               timeout=unreachable_window(profile, r0_ms=r0, tick=tick).high)
-        pair.wait_delivered(pair.delivered() + int(RATE))
-    restore_at = time.monotonic()
-    pair.wait_arrival_from(client_primary, after_seq=pair.client.sent, timeout=failback_window(profile, tick=tick).high)
-    report = pair.stop_traffic()
-    stall_window = switch_stall_window(profile, r0_ms=r0, tick=tick, interval=interval)
+    with ExitStack() as slow:
+        if case.alternate_delay:
+            slow.enter_context(link_faults.impair(secondary, delay_ms=case.alternate_delay * 1000))
+        pair.wait_path_state("client", server_secondary, ACTIVE)  # the secondary is confirmed first
+        pair.start_traffic(rate=RATE)
+        pair.wait_delivered(int(RATE))
+        r0 = pair.client.path_info(server_primary).rto_ms
+        with case.start(link_faults, primary):
+            fault_at = time.monotonic()
+            pair.wait_arrival_from(client_secondary, after_seq=pair.client.sent,
+                                   timeout=unreachable_window(profile, r0_ms=r0, tick=tick).high + case.alternate_delay)
+            pair.wait_delivered(pair.delivered() + int(RATE))
+        restore_at = time.monotonic()
+        pair.wait_arrival_from(client_primary, after_seq=pair.client.sent,
+                               timeout=failback_window(profile, tick=tick).high)
+        report = pair.stop_traffic()
+    stall = switch_stall_window(profile, r0_ms=r0, tick=tick, interval=interval, alternate_delay=case.alternate_delay)
+    if not case.client_to_server_broken:  # DATA keeps arriving until the client moves: no stall is forced
+        stall = Window(0.0, stall.high, stall.basis + "; client-to-server still delivers")
     record_property("stall_s", report.longest_stall.seconds if report.longest_stall else None)
-    record_property("stall_window", f"{stall_window} ({stall_window.basis})")
+    record_property("stall_window", f"{stall} ({stall.basis})")
 
     # the application: nothing lost, duplicated or reordered; no error; stall inside the window
     problems = failover_problems(FailoverEvidence.collect(
-        report, pair.log, stall_window=stall_window, fault_at=fault_at, restore_at=restore_at,
+        report, pair.log, stall_window=stall, fault_at=fault_at, restore_at=restore_at,
         primary_peer=client_primary, secondary_peer=client_secondary))
     assert not problems, "\n".join(problems)
     expect_no_application_error(ev)
@@ -79,17 +111,65 @@ def test_primary_blackhole_fails_over_without_application_error(
                            within=first_strike_window(profile, r0_ms=r0, tick=tick, interval=interval))
     expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_UNREACHABLE", after=fault_at,
                            within=unreachable_window(profile, r0_ms=r0, tick=tick))
-    expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_AVAILABLE", after=restore_at,
-                           within=failback_window(profile, tick=tick), event="the restore")
+    if case.server_to_client_broken:  # otherwise a SACK from the primary revives it already during the fault
+        expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_AVAILABLE", after=restore_at,
+                               within=failback_window(profile, tick=tick), event="the restore")
 
     # the wire: DATA moved to the secondary path in time, stayed off the primary, then came back
-    expect_data_moved(ev, src=client_secondary, dst=server_secondary, after=fault_at,
-                      within=alternate_data_window(profile, r0_ms=r0, tick=tick, interval=interval))
-    expect_no_data(ev, src=client_primary, dst=server_primary, start=fault_at + 0.001, end=restore_at,
-                   why="while the primary is blackholed")
+    moved = expect_data_moved(ev, src=client_secondary, dst=server_secondary, after=fault_at,
+                              within=alternate_data_window(profile, r0_ms=r0, tick=tick, interval=interval,
+                                                           alternate_delay=case.alternate_delay))
+    quiet_from = fault_at + tick if case.client_to_server_broken else ev.when(moved) + tick
+    expect_no_data(ev, src=client_primary, dst=server_primary, start=quiet_from, end=restore_at,
+                   why="while the primary is failed")
     expect_data_moved(ev, src=client_primary, dst=server_primary, after=restore_at,
                       within=failback_window(profile, tick=tick), event="the restore")
     expect_no_abort(ev)
+
+
+def test_a_failed_secondary_moves_nothing(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
+    ev = lab_evidence
+    pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
+    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
+    pair.start_traffic(rate=RATE)
+    pair.wait_delivered(int(RATE / 2))
+    with link_faults.blackhole("path-b"):
+        fault_at = time.monotonic()
+        # an idle path fails by heartbeats only: the next one (within a period) times out after its RTO
+        strike = heartbeat_window(profile, tick=tick).high + profile.rto_max / 1000 + tick
+        pair.log.wait_for(lambda e: e.side == "client" and e.detail == "198.18.2.2 ADDR_POTENTIALLY_FAILED",
+                          timeout=strike, what="the client to see its secondary fail", since=fault_at)
+        pair.wait_delivered(pair.delivered() + int(RATE / 2))
+    report = pair.stop_traffic()
+    assert not report.lost and not report.duplicated and not report.reordered, report.summary()
+    expect_no_application_error(ev)
+    assert set(report.peer_counts) == {"198.18.1.1"}, f"data left the primary: {dict(report.peer_counts)}"
+    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    no_t3 = r0 / 1000 - tick  # a T3 expiry on the primary would stall delivery at least this long
+    assert report.longest_stall is None or report.longest_stall.seconds < no_t3, report.summary()
+    expect_no_data(ev, src="198.18.2.1", dst="198.18.2.2", start=fault_at, end=time.monotonic(),
+                   why="when only the secondary fails")
+
+
+def test_a_flapping_primary_loses_nothing(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
+    ev = lab_evidence
+    pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
+    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
+    pair.start_traffic(rate=RATE)
+    pair.wait_delivered(int(RATE / 2))
+    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    with link_faults.flap("path-a", count=3, period=2.0, duty=0.5) as flap:
+        flap.wait_done()  # type: ignore[attr-defined]
+    pair.wait_delivered(pair.delivered() + int(RATE / 2))
+    report = pair.stop_traffic()
+    assert not report.lost and not report.duplicated and not report.reordered, report.summary()
+    expect_no_application_error(ev)
+    expect_no_abort(ev)
+    worst = switch_stall_window(profile, r0_ms=r0, tick=tick, interval=1 / RATE)
+    assert report.longest_stall is None or report.longest_stall.seconds <= worst.high, (
+        f"expected every stall within {worst} ({worst.basis}); {report.summary()}")
+    downs = [e for e in pair.log.events(kind="flap") if e.detail.startswith("path-a down")]
+    assert len(downs) == 3
 
 
 def test_both_paths_down_aborts_in_the_predicted_window(lab_evidence: Evidence, link_faults: LinkFaults) -> None:

@@ -1,0 +1,299 @@
+"""The faults a path can suffer, each a named action with its exact undo.
+
+Every fault is a small dataclass naming the link (and direction or side) it
+acts on. :func:`inject` applies it as a context manager: it snapshots the
+namespaces the fault touches, applies it, logs it, and on exit undoes it,
+waits for the links to come back, and compares a fresh snapshot with the
+first, so a restore that is not exact fails loudly, also after a failure or
+an interrupt in the body.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Protocol
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.errors import KernelError
+from lab.events import EventLog
+from lab.faults.netem import NetemParams, NetemTable
+from lab.faults.snapshot import compare, take
+from lab.kernel.network import LINK_UP_TIMEOUT, Network
+from lab.wait import wait_until
+
+__all__ = [
+    "Fault",
+    "Direction",
+    "Blackhole",
+    "Impair",
+    "LinkDown",
+    "RouteWithdrawal",
+    "Flap",
+    "inject",
+    "netem_table",
+]
+
+#: ``a-to-b``/``b-to-a`` follow the link's ``a`` and ``b`` ends in the topology file.
+Direction = Literal["both", "a-to-b", "b-to-a"]
+
+
+class Fault(Protocol):
+    """What :func:`inject` needs of a fault."""
+
+    link: str
+
+    def describe(self) -> str: ...
+
+    def nodes(self, net: Network) -> list[str]:
+        """The nodes whose namespaces the fault changes."""
+        ...
+
+    def apply(self, net: Network) -> None: ...
+
+    def undo(self, net: Network) -> None: ...
+
+
+def _senders(net: Network, link: str, direction: Direction) -> list[str]:
+    spec = net.topology.links[link]
+    return {"both": [spec.a.node, spec.b.node], "a-to-b": [spec.a.node], "b-to-a": [spec.b.node]}[direction]
+
+
+def netem_table(net: Network) -> NetemTable:
+    """The network's shared netem state (one per built network, kept on it)."""
+    table = net.__dict__.get("_netem")
+    if table is None:
+        table = net.__dict__["_netem"] = NetemTable(net)
+    return table
+
+
+@dataclass(eq=False)
+class Impair:
+    """netem on a link's egress, per direction: loss, delay, jitter, reorder, duplicate, corrupt, rate.
+
+    Change it while traffic runs with :meth:`update`; several impairments on
+    one interface combine (the largest value of each parameter wins).
+    """
+
+    link: str
+    params: NetemParams = field(default_factory=NetemParams)
+    direction: Direction = "both"
+    _net: Network | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        return f"impair {self.link} ({self.direction}): {self.params.describe()}"
+
+    def nodes(self, net: Network) -> list[str]:
+        return _senders(net, self.link, self.direction)
+
+    def apply(self, net: Network) -> None:
+        self._net = net
+        for node in self.nodes(net):
+            netem_table(net).set(node, self.link, id(self), self.params)
+
+    def update(self, params: NetemParams) -> None:
+        """Replace this impairment's parameters while it is applied."""
+        self.params = params
+        if self._net is not None:
+            self.apply(self._net)
+
+    def undo(self, net: Network) -> None:
+        for node in self.nodes(net):
+            netem_table(net).clear(node, self.link, id(self))
+
+
+@dataclass(eq=False)
+class Blackhole(Impair):
+    """Drop everything on a link (netem loss 100 %), both directions or one."""
+
+    params: NetemParams = field(default_factory=lambda: NetemParams(loss_pct=100))
+
+    def describe(self) -> str:
+        return f"blackhole {self.link} ({self.direction})"
+
+
+def _set_state(net: Network, node: str, link: str, state: str, ipr: IPRoute | None = None) -> None:
+    """Set the node's interface on ``link`` up or down (through ``ipr`` from a thread of its own)."""
+    ipr = ipr or net.ipr(node)
+    try:
+        (index,) = ipr.link_lookup(ifname=net.ifname(link, node))
+        ipr.link("set", index=index, state=state)
+    except (NetlinkError, ValueError) as err:
+        raise KernelError(f"setting {net.ifname(link, node)} {state} in {net.netns(node)}: {err}") from err
+
+
+def _wait_up(net: Network, link: str) -> None:
+    spec = net.topology.links[link]
+    for node in (spec.a.node, spec.b.node):
+        wait_until(lambda node=node: net.operstate(link, node) == "UP", timeout=LINK_UP_TIMEOUT,  # type: ignore[misc]
+                   what=f"{net.ifname(link, node)} in {net.netns(node)} to be up again")
+
+
+@dataclass(eq=False)
+class LinkDown:
+    """Administratively down one interface of a link.
+
+    ``side="near"`` downs ``node``'s own interface (its routes over it go);
+    ``side="far"`` downs the peer's, so ``node``'s interface loses carrier
+    (its routes stay, marked linkdown). IPv4 addresses survive; IPv6 ones do
+    because the builder sets ``keep_addr_on_down``.
+    """
+
+    link: str
+    node: str = "client"
+    side: Literal["near", "far"] = "near"
+
+    def target(self, net: Network) -> str:
+        return self.node if self.side == "near" else net.topology.peer_of(self.link, self.node)
+
+    def describe(self) -> str:
+        return f"admin down {self.link} ({self.side} side of {self.node})"
+
+    def nodes(self, net: Network) -> list[str]:
+        return [self.node, net.topology.peer_of(self.link, self.node)]
+
+    def apply(self, net: Network) -> None:
+        _set_state(net, self.target(net), self.link, "down")
+
+    def undo(self, net: Network) -> None:
+        _set_state(net, self.target(net), self.link, "up")
+        _wait_up(net, self.link)
+
+
+@dataclass(eq=False)
+class RouteWithdrawal:
+    """Delete ``node``'s route to the link's subnet; undo re-adds exactly the routes removed."""
+
+    link: str
+    node: str = "client"
+    _removed: list[dict[str, object]] = field(default_factory=list, repr=False)
+
+    def describe(self) -> str:
+        return f"withdraw {self.node}'s route to {self.link}"
+
+    def nodes(self, net: Network) -> list[str]:
+        return [self.node]
+
+    def apply(self, net: Network) -> None:
+        subnet = net.topology.links[self.link].subnet
+        ipr = net.ipr(self.node)
+        for route in ipr.get_routes(table=254, family=2 if subnet.version == 4 else 10):
+            if route.get_attr("RTA_DST") == str(subnet.network_address) and route["dst_len"] == subnet.prefixlen:
+                spec = {"dst": f"{subnet}", "oif": route.get_attr("RTA_OIF"), "proto": route["proto"],
+                        "scope": route["scope"], "table": 254}
+                if route.get_attr("RTA_PREFSRC"):
+                    spec["prefsrc"] = route.get_attr("RTA_PREFSRC")
+                ipr.route("del", **spec)
+                self._removed.append(spec)
+        if not self._removed:
+            raise KernelError(f"{net.netns(self.node)} has no route to {subnet} to withdraw")
+
+    def undo(self, net: Network) -> None:
+        while self._removed:
+            spec = self._removed.pop()
+            try:
+                net.ipr(self.node).route("add", **spec)
+            except NetlinkError as err:
+                if err.code != errno.EEXIST:
+                    raise KernelError(f"restoring route {spec} in {net.netns(self.node)}: {err}") from err
+
+
+@dataclass(eq=False)
+class Flap:
+    """A link goes down and up ``count`` times: each cycle is ``period`` s, down for ``duty`` of it.
+
+    Runs in a thread while the context is open; undo stops it and leaves the
+    link up. ``side``/``node`` choose the interface as for :class:`LinkDown`.
+    """
+
+    link: str
+    count: int = 3
+    period: float = 2.0
+    duty: float = 0.5
+    node: str = "client"
+    side: Literal["near", "far"] = "near"
+    log: EventLog | None = None
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _error: list[BaseException] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or self.period <= 0 or not 0 < self.duty < 1:
+            raise KernelError(f"flap needs count >= 1, period > 0 and 0 < duty < 1 (got {self.count}, "
+                              f"{self.period}, {self.duty})")
+
+    @property
+    def down(self) -> LinkDown:
+        return LinkDown(self.link, self.node, self.side)
+
+    def describe(self) -> str:
+        return (f"flap {self.link} {self.count}x (period {self.period:g} s, down {self.duty:.0%}, "
+                f"{self.side} side of {self.node})")
+
+    def nodes(self, net: Network) -> list[str]:
+        return self.down.nodes(net)
+
+    def apply(self, net: Network) -> None:
+        self._thread = threading.Thread(target=self._run, args=(net,), name=f"flap-{self.link}", daemon=True)
+        self._thread.start()
+
+    def _run(self, net: Network) -> None:
+        target, link = self.down.target(net), self.link
+        try:
+            with net.entered(target):  # pyroute2 sockets belong to the thread that made them
+                ipr = IPRoute()
+            with ipr:
+                for cycle in range(self.count):
+                    _set_state(net, target, link, "down", ipr)
+                    if self.log:
+                        self.log.add("lab", "flap", f"{link} down ({cycle + 1}/{self.count})", link=link)
+                    if self._stop.wait(self.period * self.duty):
+                        return
+                    _set_state(net, target, link, "up", ipr)
+                    if self.log:
+                        self.log.add("lab", "flap", f"{link} up ({cycle + 1}/{self.count})", link=link)
+                    if self._stop.wait(self.period * (1 - self.duty)):
+                        return
+        except BaseException as err:  # re-raised by undo in the caller's thread
+            self._error.append(err)
+
+    def wait_done(self, timeout: float | None = None) -> None:
+        """Wait until every cycle has run."""
+        if self._thread is not None:
+            self._thread.join(timeout if timeout is not None else self.count * self.period + LINK_UP_TIMEOUT)
+
+    def undo(self, net: Network) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        _set_state(net, self.down.target(net), self.link, "up")
+        _wait_up(net, self.link)
+        if self._error:
+            raise KernelError(f"{self.describe()} failed: {self._error[0]}") from self._error[0]
+
+
+@contextmanager
+def inject(net: Network, fault: Fault, *, log: EventLog | None = None) -> Iterator[Fault]:
+    """Apply ``fault`` for the body; undo it exactly, verified by snapshots."""
+    if fault.link not in net.topology.links:
+        raise KernelError(f"no link {fault.link!r} in topology {net.topology.name} "
+                          f"(links: {', '.join(net.topology.links)})")
+    nodes = fault.nodes(net)
+    before = {node: take(net.netns(node), net.ipr(node)) for node in nodes}
+    applied = False
+    try:
+        fault.apply(net)
+        applied = True
+        if log is not None:
+            log.add("lab", "fault", fault.describe(), link=fault.link)
+        yield fault
+    finally:
+        fault.undo(net)  # every undo tolerates a fault applied only in part
+        for node in nodes:
+            compare(before[node], take(net.netns(node), net.ipr(node)), fault=fault.describe())
+        if applied and log is not None:
+            log.add("lab", "restore", f"restored {fault.link} ({fault.describe()})", link=fault.link)
