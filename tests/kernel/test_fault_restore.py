@@ -1,0 +1,56 @@
+"""Kernel tier: faults are undone exactly, and a restore that is not exact is caught.
+
+Link and route faults need only namespaces and veth, so these also run on
+kernels without SCTP or netem.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.errors import KernelError
+from lab.faults import LinkDown, RouteWithdrawal, inject
+from lab.faults.snapshot import take
+from lab.kernel.network import Network
+
+pytestmark = [pytest.mark.kernel("netns", "veth"), pytest.mark.topology("dual-homed")]
+
+
+def _state(net: Network, node: str) -> object:
+    return take(net.netns(node), net.ipr(node))
+
+
+@pytest.mark.parametrize("fault", [LinkDown("path-a", side="near"), LinkDown("path-a", side="far"),
+                                   RouteWithdrawal("path-a")], ids=["down-near", "down-far", "route"])
+def test_a_fault_changes_the_kernel_and_its_undo_restores_it_exactly(
+    lab_network: Network, fault: LinkDown | RouteWithdrawal
+) -> None:
+    before = {node: _state(lab_network, node) for node in ("client", "server")}
+    with inject(lab_network, fault):
+        assert any(_state(lab_network, node) != before[node] for node in ("client", "server"))
+    assert {node: _state(lab_network, node) for node in ("client", "server")} == before
+
+
+def test_a_route_withdrawal_removes_the_route_it_names(lab_network: Network) -> None:
+    def routes() -> set[str]:
+        return {r.get_attr("RTA_DST") for r in lab_network.ipr("client").get_routes(table=254, family=2)}
+
+    assert "198.18.1.0" in routes()
+    with inject(lab_network, RouteWithdrawal("path-a")):
+        assert "198.18.1.0" not in routes() and "198.18.2.0" in routes()
+    assert "198.18.1.0" in routes()
+
+
+def test_something_else_changed_during_a_fault_fails_the_restore_check(lab_network: Network) -> None:
+    ipr = lab_network.ipr("client")
+    index = lab_network.ifindex("path-a", "client")
+    with pytest.raises(KernelError, match=r"did not restore sctplab-\w+-client: address \('eth0-\w+', '198\.18\.1\.99', 24\) is new"):
+        with inject(lab_network, LinkDown("path-a", side="far")):
+            ipr.addr("add", index=index, address="198.18.1.99", prefixlen=24)
+    ipr.addr("del", index=index, address="198.18.1.99", prefixlen=24)
+
+
+def test_an_unknown_link_is_refused_before_anything_changes(lab_network: Network) -> None:
+    with pytest.raises(KernelError, match=r"no link 'path-z' in topology dual-homed \(links: path-a, path-b\)"):
+        with inject(lab_network, LinkDown("path-z")):
+            pass
