@@ -34,7 +34,7 @@ from lab.evidence.artifacts import discard, folder_for
 from lab.evidence.capture import Captures, capture
 from lab.evidence.expect import Evidence
 from lab.evidence.paths import PathPoller
-from lab.faults import Blackhole, Direction, Fault, Flap, Impair, LinkDown, NetemParams, RouteWithdrawal, inject
+from lab.faults import Blackhole, ChunkDrop, Direction, Fault, Flap, Impair, LinkDown, NetemParams, RouteWithdrawal, inject
 from lab.kernel.caps import NEEDS, in_guest, probe
 from lab.kernel.choice import choose_kernel
 from lab.kernel.network import Network, build
@@ -258,6 +258,9 @@ class LinkFaults:
 
     def withdraw_route(self, link: str, *, node: str = "client") -> AbstractContextManager[Fault]:
         return self.inject(RouteWithdrawal(link, node=node))
+
+    def drop_chunks(self, link: str, *chunks: str, direction: Direction = "both") -> AbstractContextManager[Fault]:
+        return self.inject(ChunkDrop(link, chunks, direction=direction))
 
     def flap(self, link: str, *, count: int = 3, period: float = 2.0, duty: float = 0.5, node: str = "client",
              side: Literal["near", "far"] = "near") -> AbstractContextManager[Fault]:

@@ -1,4 +1,4 @@
-"""What a fault must leave exactly as it found it: links, addresses, routes, qdiscs."""
+"""What a fault must leave exactly as it found it: links, addresses, routes, qdiscs, rules."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Snapshot:
     addresses: frozenset[tuple[Any, ...]]
     routes: frozenset[tuple[Any, ...]]
     qdiscs: frozenset[tuple[Any, ...]]
+    rules: frozenset[tuple[Any, ...]] = frozenset()
 
 
 def take(namespace: str, ipr: IPRoute) -> Snapshot:
@@ -46,7 +47,12 @@ def take(namespace: str, ipr: IPRoute) -> Snapshot:
         for m in ipr.get_qdiscs()
         if m.get_attr("TCA_KIND") not in ("noqueue",)
     )
-    return Snapshot(namespace, links, addresses, routes, qdiscs)
+    rules = frozenset(
+        (m["family"], m.get_attr("FRA_PRIORITY"), m.get_attr("FRA_TABLE"), m.get_attr("FRA_SRC"), m["src_len"],
+         m.get_attr("FRA_DST"), m["dst_len"], m["action"])
+        for m in ipr.get_rules()
+    )
+    return Snapshot(namespace, links, addresses, routes, qdiscs, rules)
 
 
 def _diff(kind: str, before: frozenset[tuple[Any, ...]], after: frozenset[tuple[Any, ...]]) -> Iterable[str]:
@@ -60,7 +66,7 @@ def compare(before: Snapshot, after: Snapshot, *, fault: str) -> None:
     """Raise :class:`KernelError` listing every difference the fault left behind."""
     problems = [
         line
-        for kind in ("links", "addresses", "routes", "qdiscs")
+        for kind in ("links", "addresses", "routes", "qdiscs", "rules")
         for line in _diff(kind[:-1] if kind != "addresses" else "address", getattr(before, kind), getattr(after, kind))
     ]
     if problems:

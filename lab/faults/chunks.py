@@ -1,0 +1,103 @@
+"""Selective drops by SCTP chunk type: a tc u32 filter with a drop action.
+
+The filter sits on the egress hook of a ``clsact`` qdisc, so it coexists with
+any netem root qdisc on the same interface. It matches IPv4 packets without
+options (the lab sends none) carrying SCTP, on the type of the FIRST chunk
+(IP offset 20 + 12). Chunks bundled behind another are not looked at; in the
+lab's one-way traffic DATA, SACK, HEARTBEAT-ACK and INIT/INIT-ACK each
+travel first in their packet.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.errors import KernelError
+from lab.kernel.network import Network
+
+__all__ = ["CHUNK_TYPES", "ChunkDrop"]
+
+#: RFC 9260 chunk type codes the lab can drop.
+CHUNK_TYPES = {
+    "DATA": 0,
+    "INIT": 1,
+    "INIT-ACK": 2,
+    "SACK": 3,
+    "HEARTBEAT": 4,
+    "HEARTBEAT-ACK": 5,
+    "ABORT": 6,
+    "SHUTDOWN": 7,
+    "COOKIE-ECHO": 10,
+    "COOKIE-ACK": 11,
+}
+_CLSACT_EGRESS = 0xFFFFFFF3
+_ETH_P_IP = 0x0800
+
+
+def _users(net: Network) -> dict[tuple[str, str], set[int]]:
+    """Filter priorities in use per (node, link): the clsact qdisc goes when none is left."""
+    users = net.__dict__.setdefault("_chunk_drops", {})
+    return users  # type: ignore[no-any-return]
+
+
+@dataclass(eq=False)
+class ChunkDrop:
+    """Drop packets whose first chunk is one of ``chunks`` on a link (egress of the sending end(s))."""
+
+    link: str
+    chunks: tuple[str, ...] = ("DATA",)
+    direction: str = "both"
+    _prio: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.chunks if c not in CHUNK_TYPES]
+        if unknown or not self.chunks:
+            raise KernelError(f"unknown chunk type(s) {unknown or '(none)'} (expected some of: {', '.join(CHUNK_TYPES)})")
+
+    def describe(self) -> str:
+        return f"drop {'/'.join(self.chunks)} chunks on {self.link} ({self.direction})"
+
+    def nodes(self, net: Network) -> list[str]:
+        from lab.faults.catalogue import _senders
+
+        return _senders(net, self.link, self.direction)  # type: ignore[arg-type]
+
+    def apply(self, net: Network) -> None:
+        for node in self.nodes(net):
+            ipr, index = net.ipr(node), net.ifindex(self.link, node)
+            users = _users(net).setdefault((node, self.link), set())
+            try:
+                if not users:
+                    ipr.tc("add", "clsact", index=index)
+                prio = max(users, default=0) + 1
+                users.add(prio)
+                self._prio[node] = prio
+                for offset, chunk in enumerate(self.chunks):
+                    ipr.tc("add-filter", "u32", index=index, parent=_CLSACT_EGRESS, prio=prio * 16 + offset,
+                           protocol=_ETH_P_IP, target=0, action="drop",
+                           keys=["0x05000000/0x0f000000+0",  # IPv4 header without options
+                                 "0x00840000/0x00ff0000+8",  # protocol 132 (SCTP)
+                                 f"0x{CHUNK_TYPES[chunk] << 24:08x}/0xff000000+32"])  # first chunk's type
+            except NetlinkError as err:
+                raise KernelError(f"adding a u32 drop filter ({self.describe()}) on "
+                                  f"{net.ifname(self.link, node)}: {err}") from err
+
+    def undo(self, net: Network) -> None:
+        for node, prio in list(self._prio.items()):
+            ipr, index = net.ipr(node), net.ifindex(self.link, node)
+            users = _users(net).get((node, self.link), set())
+            users.discard(prio)
+            del self._prio[node]
+            try:
+                if users:
+                    for offset in range(len(self.chunks)):
+                        ipr.tc("del-filter", "u32", index=index, parent=_CLSACT_EGRESS, prio=prio * 16 + offset,
+                               protocol=_ETH_P_IP)
+                else:
+                    ipr.tc("del", "clsact", index=index)
+            except NetlinkError as err:
+                if err.code not in (errno.ENOENT, errno.EINVAL, errno.ENODEV):
+                    raise KernelError(f"removing {self.describe()} from {net.ifname(self.link, node)}: {err}") from err
