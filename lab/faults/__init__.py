@@ -3,6 +3,7 @@
 from lab.faults.catalogue import Blackhole, Direction, Fault, Flap, Impair, LinkDown, RouteWithdrawal, inject
 from lab.faults.chunks import CHUNK_TYPES, ChunkDrop
 from lab.faults.netem import PARAMETERS, NetemParams
+from lab.faults.schedule import Planned, Schedule
 
 __all__ = [
     "Blackhole",
@@ -15,6 +16,8 @@ __all__ = [
     "LinkDown",
     "NetemParams",
     "PARAMETERS",
+    "Planned",
     "RouteWithdrawal",
+    "Schedule",
     "inject",
 ]

@@ -22,7 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lab.errors import KernelError
 from lab.events import EventLog
 from lab.faults.netem import NetemParams, NetemTable
-from lab.faults.snapshot import compare, take
+from lab.faults.snapshot import Snapshot, compare, take
 from lab.kernel.network import LINK_UP_TIMEOUT, Network
 from lab.wait import wait_until
 
@@ -278,12 +278,20 @@ class Flap:
 
 @contextmanager
 def inject(net: Network, fault: Fault, *, log: EventLog | None = None) -> Iterator[Fault]:
-    """Apply ``fault`` for the body; undo it exactly, verified by snapshots."""
+    """Apply ``fault`` for the body; undo it exactly, verified by snapshots of the link's interfaces.
+
+    Faults on different links may overlap freely; faults on one link must
+    nest (the one applied last is undone first).
+    """
     if fault.link not in net.topology.links:
         raise KernelError(f"no link {fault.link!r} in topology {net.topology.name} "
                           f"(links: {', '.join(net.topology.links)})")
     nodes = fault.nodes(net)
-    before = {node: take(net.netns(node), net.ipr(node)) for node in nodes}
+
+    def snapshot(node: str) -> Snapshot:  # what the fault acts on: the link's interface in the node
+        return take(net.netns(node), net.ipr(node), [net.ifname(fault.link, node)])
+
+    before = {node: snapshot(node) for node in nodes}
     applied = False
     try:
         fault.apply(net)
@@ -294,6 +302,6 @@ def inject(net: Network, fault: Fault, *, log: EventLog | None = None) -> Iterat
     finally:
         fault.undo(net)  # every undo tolerates a fault applied only in part
         for node in nodes:
-            compare(before[node], take(net.netns(node), net.ipr(node)), fault=fault.describe())
+            compare(before[node], snapshot(node), fault=fault.describe())
         if applied and log is not None:
             log.add("lab", "restore", f"restored {fault.link} ({fault.describe()})", link=fault.link)

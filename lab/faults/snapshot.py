@@ -26,26 +26,33 @@ class Snapshot:
     rules: frozenset[tuple[Any, ...]] = frozenset()
 
 
-def take(namespace: str, ipr: IPRoute) -> Snapshot:
-    """Read the namespace's state through its netlink socket."""
+def take(namespace: str, ipr: IPRoute, interfaces: Iterable[str] | None = None) -> Snapshot:
+    """Read the namespace's state through its netlink socket.
+
+    With ``interfaces``, only those interfaces and what hangs on them (their
+    addresses, routes through them, their qdiscs) are read, so faults on
+    other links may come and go meanwhile; policy rules are always read.
+    """
     names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in ipr.get_links()}
+    keep = set(interfaces) if interfaces is not None else set(names.values())
     links = frozenset(
-        (names[int(m["index"])], bool(m["flags"] & 1), m.get_attr("IFLA_MTU")) for m in ipr.get_links()
+        (names[int(m["index"])], bool(m["flags"] & 1), m.get_attr("IFLA_MTU"))
+        for m in ipr.get_links() if names[int(m["index"])] in keep
     )
     addresses = frozenset(
         (names.get(int(m["index"]), "?"), m.get_attr("IFA_ADDRESS"), m["prefixlen"])
         for m in ipr.get_addr()
-        if m["scope"] == 0
+        if m["scope"] == 0 and names.get(int(m["index"])) in keep
     )
     routes = frozenset(
         (m.get_attr("RTA_DST"), m["dst_len"], names.get(m.get_attr("RTA_OIF") or -1, "?"),
          m.get_attr("RTA_GATEWAY"), m.get_attr("RTA_PREFSRC"), m["proto"], m["scope"], m["type"])
-        for m in ipr.get_routes(table=_RT_TABLE_MAIN)
+        for m in ipr.get_routes(table=_RT_TABLE_MAIN) if names.get(m.get_attr("RTA_OIF") or -1) in keep
     )
     qdiscs = frozenset(
         (names.get(int(m["index"]), "?"), m.get_attr("TCA_KIND"), m["handle"], m["parent"])
         for m in ipr.get_qdiscs()
-        if m.get_attr("TCA_KIND") not in ("noqueue",)
+        if m.get_attr("TCA_KIND") not in ("noqueue",) and names.get(int(m["index"])) in keep
     )
     rules = frozenset(
         (m["family"], m.get_attr("FRA_PRIORITY"), m.get_attr("FRA_TABLE"), m.get_attr("FRA_SRC"), m["src_len"],

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import KernelError
-from lab.faults import LinkDown, RouteWithdrawal, inject
+from lab.events import EventLog
+from lab.faults import LinkDown, RouteWithdrawal, Schedule, inject
 from lab.faults.snapshot import take
 from lab.kernel.network import Network
 
@@ -54,3 +55,16 @@ def test_an_unknown_link_is_refused_before_anything_changes(lab_network: Network
     with pytest.raises(KernelError, match=r"no link 'path-z' in topology dual-homed \(links: path-a, path-b\)"):
         with inject(lab_network, LinkDown("path-z")):
             pass
+
+
+def test_a_schedule_applies_and_undoes_faults_at_their_offsets(lab_network: Network) -> None:
+    log = EventLog()
+    schedule = Schedule(lab_network, log=log)
+    schedule.at(0.2, LinkDown("path-a", side="near"), hold=0.3).at(0.3, RouteWithdrawal("path-b"))
+    start = schedule.run(until=0.6)
+    steps = [(e.kind, e.detail.split(" (")[0], round(e.at - start, 2)) for e in log.events()]
+    assert [(kind, what) for kind, what, _ in steps] == [
+        ("fault", "admin down path-a"), ("fault", "withdraw client's route to path-b"),
+        ("restore", "restored path-a"), ("restore", "restored path-b"),
+    ]
+    assert [at for _, _, at in steps][:3] >= [0.2, 0.3, 0.5] and steps[3][2] >= 0.6  # never early
