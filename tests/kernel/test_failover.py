@@ -15,6 +15,7 @@ from typing import Callable
 
 import pytest
 
+from lab.errors import WaitTimeout
 from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_moved, expect_every_peer_address_heartbeated,
                                  expect_init_advertised, expect_kernel_reported, expect_no_abort,
                                  expect_no_application_error, expect_no_data)
@@ -84,11 +85,18 @@ def test_primary_fault_fails_over_and_back_without_application_error(
         pair.start_traffic(rate=RATE)
         pair.wait_delivered(int(RATE))
         r0 = pair.client.path_info(server_primary).rto_ms
+        unreachable = unreachable_window(profile, r0_ms=r0, tick=tick)
         with case.start(link_faults, primary):
             fault_at = time.monotonic()
             pair.wait_arrival_from(client_secondary, after_seq=pair.client.sent,
-                                   timeout=unreachable_window(profile, r0_ms=r0, tick=tick).high + case.alternate_delay)
+                                   timeout=unreachable.high + case.alternate_delay)
             pair.wait_delivered(pair.delivered() + int(RATE))
+            try:  # hold the fault until the kernel has given the path up (or its window has passed)
+                pair.log.wait_for(lambda e: e.side == "client" and e.detail == f"{server_primary} ADDR_UNREACHABLE",
+                                  since=fault_at, timeout=max(0.0, fault_at + unreachable.high - time.monotonic()),
+                                  what="the client to declare its primary unreachable")
+            except WaitTimeout:
+                pass  # expect_kernel_reported below says what the kernel did instead
         restore_at = time.monotonic()
         pair.wait_arrival_from(client_primary, after_seq=pair.client.sent,
                                timeout=failback_window(profile, tick=tick).high)
@@ -110,7 +118,7 @@ def test_primary_fault_fails_over_and_back_without_application_error(
     expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_POTENTIALLY_FAILED", after=fault_at,
                            within=first_strike_window(profile, r0_ms=r0, tick=tick, interval=interval))
     expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_UNREACHABLE", after=fault_at,
-                           within=unreachable_window(profile, r0_ms=r0, tick=tick))
+                           within=unreachable)
     if case.server_to_client_broken:  # otherwise a SACK from the primary revives it already during the fault
         expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_AVAILABLE", after=restore_at,
                                within=failback_window(profile, tick=tick), event="the restore")
