@@ -78,7 +78,6 @@ def run_demo(topology_file: Path, profile: TimerProfile, *, rate: float = 100.0,
     problems = failover_problems(evidence)
     for problem in problems:
         out(f"  problem: {problem}")
-    stall = f"{report.longest_stall.seconds:.3f} s" if report.longest_stall else "none"
     out(f"VERDICT: {'PASS' if not problems else 'FAIL'}  {report.summary()} (stall predicted {window}) "
         f"app errors={len(evidence.errors)}")
     sys.stdout.flush()

@@ -77,6 +77,16 @@ class EndpointPair:
         for peer in self.client.addresses:
             self.wait_path_state("server", peer, ACTIVE)
 
+    def warm_up(self, *, rate: float, messages: int) -> int:
+        """Get ready for a fault: every server address confirmed by the client, steady traffic
+        at ``rate``, ``messages`` delivered. Return the primary path's RTO in ms, the R0 of the
+        fault that follows (see :mod:`lab.timing`)."""
+        for peer in self.server.addresses:
+            self.wait_path_state("client", peer, ACTIVE)
+        self.start_traffic(rate=rate)
+        self.wait_delivered(messages)
+        return self.client.path_info(self.client.primary()).rto_ms
+
     def start_traffic(self, *, rate: float = 100.0, size: int = 100) -> None:
         self.client.start_sending(rate=rate, size=size)
 

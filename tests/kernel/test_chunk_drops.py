@@ -15,7 +15,6 @@ from lab.kernel.network import Network
 from lab.plugin import LinkFaults
 from lab.sctp.pair import EndpointPair, endpoint_pair
 from lab.sctp.profile import TimerProfile
-from lab.sctp.states import ACTIVE
 from lab.timing import failback_window, heartbeat_window, unreachable_window
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]
@@ -58,10 +57,7 @@ def test_dropping_only_data_on_the_primary_moves_data_and_loses_nothing(
 ) -> None:
     ev = lab_evidence
     pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
-    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
-    pair.start_traffic(rate=RATE)
-    pair.wait_delivered(int(RATE / 2))
-    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    r0 = pair.warm_up(rate=RATE, messages=int(RATE / 2))
     with link_faults.drop_chunks("path-a", "DATA", direction="a-to-b"):
         fault_at = time.monotonic()
         pair.wait_arrival_from("198.18.2.1", after_seq=pair.client.sent,

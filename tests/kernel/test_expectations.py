@@ -14,7 +14,6 @@ import pytest
 from lab.evidence.expect import (Evidence, expect_data_moved, expect_init_advertised, expect_kernel_reported)
 from lab.kernel.choice import kernel_tick
 from lab.plugin import LinkFaults
-from lab.sctp.states import ACTIVE
 from lab.timing import Window, alternate_data_window, unreachable_window
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]
@@ -31,10 +30,7 @@ def test_a_wrong_init_address_names_what_the_init_really_advertised(lab_evidence
 
 def test_a_too_small_window_names_the_delay_seen_and_the_timers(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
     pair, profile, tick = lab_evidence.pair, lab_evidence.pair.profile, kernel_tick()
-    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
-    pair.start_traffic(rate=100)
-    pair.wait_delivered(50)
-    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    r0 = pair.warm_up(rate=100, messages=50)
     with link_faults.blackhole("path-a"):
         fault_at = time.monotonic()
         pair.wait_arrival_from("198.18.2.1", after_seq=pair.client.sent,

@@ -21,7 +21,6 @@ from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_
                                  expect_no_application_error, expect_no_data)
 from lab.kernel.choice import kernel_tick
 from lab.plugin import LinkFaults
-from lab.sctp.states import ACTIVE
 from lab.timing import (Window, abort_window, alternate_data_window, failback_window, first_strike_window,
                         heartbeat_window, switch_stall_window, unreachable_window)
 from lab.verdict import FailoverEvidence, failover_problems
@@ -81,10 +80,7 @@ def test_primary_fault_fails_over_and_back_without_application_error(
     with ExitStack() as slow:
         if case.alternate_delay:
             slow.enter_context(link_faults.impair(secondary, delay_ms=case.alternate_delay * 1000))
-        pair.wait_path_state("client", server_secondary, ACTIVE)  # the secondary is confirmed first
-        pair.start_traffic(rate=RATE)
-        pair.wait_delivered(int(RATE))
-        r0 = pair.client.path_info(server_primary).rto_ms
+        r0 = pair.warm_up(rate=RATE, messages=int(RATE))  # the secondary is confirmed first
         unreachable = unreachable_window(profile, r0_ms=r0, tick=tick)
         with case.start(link_faults, primary):
             fault_at = time.monotonic()
@@ -138,9 +134,7 @@ def test_primary_fault_fails_over_and_back_without_application_error(
 def test_a_failed_secondary_moves_nothing(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
     ev = lab_evidence
     pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
-    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
-    pair.start_traffic(rate=RATE)
-    pair.wait_delivered(int(RATE / 2))
+    pair.warm_up(rate=RATE, messages=int(RATE / 2))
     with link_faults.blackhole("path-b"):
         fault_at = time.monotonic()
         # an idle path fails by heartbeats only: the next one (within a period) times out after its RTO
@@ -162,10 +156,7 @@ def test_a_failed_secondary_moves_nothing(lab_evidence: Evidence, link_faults: L
 def test_a_flapping_primary_loses_nothing(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
     ev = lab_evidence
     pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
-    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
-    pair.start_traffic(rate=RATE)
-    pair.wait_delivered(int(RATE / 2))
-    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    r0 = pair.warm_up(rate=RATE, messages=int(RATE / 2))
     with link_faults.flap("path-a", count=3, period=2.0, duty=0.5) as flap:
         flap.wait_done()  # type: ignore[attr-defined]
     pair.wait_delivered(pair.delivered() + int(RATE / 2))
@@ -183,10 +174,7 @@ def test_a_flapping_primary_loses_nothing(lab_evidence: Evidence, link_faults: L
 def test_both_paths_down_aborts_in_the_predicted_window(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
     ev = lab_evidence
     pair, profile, tick = ev.pair, ev.pair.profile, kernel_tick()
-    pair.wait_path_state("client", "198.18.2.2", ACTIVE)
-    pair.start_traffic(rate=RATE)
-    pair.wait_delivered(int(RATE / 2))
-    r0 = pair.client.path_info("198.18.1.2").rto_ms
+    r0 = pair.warm_up(rate=RATE, messages=int(RATE / 2))
     window = abort_window(profile, r0_ms=r0, tick=tick, interval=1 / RATE)
     with link_faults.blackhole("path-a"), link_faults.blackhole("path-b"):
         fault_at = time.monotonic()

@@ -19,7 +19,6 @@ from lab.errors import KernelError
 from lab.kernel.network import Network
 from lab.sctp import sockopt
 from lab.sctp.pair import DEFAULT_PORT, EndpointPair
-from lab.sctp.states import ACTIVE
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed")]
 
