@@ -38,8 +38,8 @@ def run_demo(topology_file: Path, profile: TimerProfile, *, rate: float = 100.0,
              out: Callable[[str], None] = print) -> bool:
     """Run the failover story; print it live; return True when the verdict passes."""
     topology = load_topology(topology_file)
-    primary = topology.primary_link
-    secondary = next(link for link in topology.links if link != primary)
+    primary = topology.primary_path
+    secondary = next(path for path in topology.path_map if path != primary)
     tick = kernel_tick()
     log = EventLog()
     out(f"topology {topology.name}: primary {primary}, secondary {secondary}")

@@ -252,7 +252,7 @@ class LinkFaults:
     def impair(self, link: str, *, direction: Direction = "both", **params: float) -> AbstractContextManager[Fault]:
         return self.inject(Impair(link, NetemParams(**params), direction=direction))
 
-    def link_down(self, link: str, *, node: str = "client", side: Literal["near", "far"] = "near"
+    def link_down(self, link: str, *, node: str | None = None, side: Literal["near", "far"] = "near"
                   ) -> AbstractContextManager[Fault]:
         return self.inject(LinkDown(link, node=node, side=side))
 
@@ -262,7 +262,7 @@ class LinkFaults:
     def drop_chunks(self, link: str, *chunks: str, direction: Direction = "both") -> AbstractContextManager[Fault]:
         return self.inject(ChunkDrop(link, chunks, direction=direction))
 
-    def flap(self, link: str, *, count: int = 3, period: float = 2.0, duty: float = 0.5, node: str = "client",
+    def flap(self, link: str, *, count: int = 3, period: float = 2.0, duty: float = 0.5, node: str | None = None,
              side: Literal["near", "far"] = "near") -> AbstractContextManager[Fault]:
         return self.inject(Flap(link, count=count, period=period, duty=duty, node=node, side=side, log=self.log))
 

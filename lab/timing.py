@@ -259,9 +259,9 @@ def failback_window(p: TimerProfile, *, tick: float) -> Window:
 
 
 def abort_window(
-    p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float = 0.0
+    p: TimerProfile, *, r0_ms: float | None = None, tick: float, interval: float = 0.0, paths: int = 2
 ) -> Window:
-    """From blackholing both paths until the sending side aborts the association.
+    """From blackholing every path until the sending side aborts the association.
 
     Steady traffic (one message every ``interval`` s) keeps data outstanding.
     A timer expiry that finds the association's error count at
@@ -288,20 +288,32 @@ def abort_window(
     which is faster). Each expiry may fire a tick late, more for timers of 63
     ticks or more (timer wheel granularity).
 
+    ``paths`` is how many peer addresses (transports) the sender has. With
+    one (a single-homed peer) every strike lands on it: low and high both
+    follow its backoff, ``a = n``, and the first may come ``sack_timeout``
+    late (a delayed SACK restarts T3 just before the fault). With three or more the strikes spread
+    wider, so the two-path high still bounds them and the low divides by
+    ``paths``.
+
     This window is for the side that sends; an idle side aborts on heartbeats
     alone, much later with long hb_interval.
     """
+    if paths < 1:
+        raise ValueError(f"paths must be at least 1 (got {paths})")
     r0 = _r0(p, r0_ms)
     n = p.association_max_retrans + 1
-    per_path = -(-n // 2)
+    per_path = -(-n // paths)
     low = sum(min(r, max(r / 2, HB_FLOOR)) for r in _rtos(r0, per_path, p.rto_max)[1:])
-    heavy = max(per_path, min(n, strikes_to_switch(p)), n - p.path_max_retrans - 1)
+    heavy = n if paths == 1 else max(-(-n // 2), min(n, strikes_to_switch(p)), n - p.path_max_retrans - 1)
     gaps = _rtos(r0, heavy, p.rto_max) + _rtos(r0, n - heavy, p.rto_max)
-    high = interval + sum(gaps) + _late(gaps, tick) + n * tick
+    # one path: nothing else strikes in parallel, so the delayed SACK that may restart T3 just before the fault
+    # (see first_strike_window) delays every strike
+    slack = p.sack_timeout / 1000 if paths == 1 else 0.0
+    high = interval + slack + sum(gaps) + _late(gaps, tick) + n * tick
     return Window(
         max(low - tick, 0.0),
         high,
         f"R0={r0:g} ms, rto_max={p.rto_max} ms, association_max_retrans={p.association_max_retrans}"
-        f" ({n} expiries), path_max_retrans={p.path_max_retrans}, {_strikes(p)}, tick={_ms(tick)},"
+        f" ({n} expiries over {paths} path{'s' if paths > 1 else ''}), path_max_retrans={p.path_max_retrans}, {_strikes(p)}, tick={_ms(tick)},"
         f" message interval={_ms(interval)}",
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 from typing import Iterable, Literal
 
 import scapy.layers.l2  # noqa: F401  (registers Ethernet and Linux cooked captures as pcap link types)
@@ -50,6 +49,7 @@ from scapy.utils import PcapReader
 
 from lab.errors import LabError
 from lab.evidence.capture import CapturePoint
+from lab.sctp.addresses import canonical
 
 __all__ = [
     "Chunk",
@@ -138,21 +138,6 @@ class HeartbeatCount:
         return max(0, self.sent - self.acked)
 
 
-_addr_cache: dict[str, str] = {}
-
-
-def _canonical(address: str) -> str:
-    """One spelling per address (IPv6 compressed form), so comparisons are exact."""
-    found = _addr_cache.get(address)
-    if found is None:
-        try:
-            found = str(ip_address(address))
-        except ValueError:
-            found = address
-        _addr_cache[address] = found
-    return found
-
-
 def _chunks_of(packet: Packet, at: float, point: str, local: frozenset[str]) -> list[Chunk]:
     sctp = packet.getlayer(SCTP)  # exact class: SCTP quoted inside an ICMP error is SCTPerror
     if sctp is None:
@@ -162,7 +147,7 @@ def _chunks_of(packet: Packet, at: float, point: str, local: frozenset[str]) -> 
         ip = ip.underlayer
     if ip is None:
         return []
-    src, dst = _canonical(ip.src), _canonical(ip.dst)
+    src, dst = canonical(ip.src), canonical(ip.dst)
     direction: Direction = "out" if src in local else "in"
     found: list[Chunk] = []
     layer = sctp.payload
@@ -177,7 +162,7 @@ def _chunks_of(packet: Packet, at: float, point: str, local: frozenset[str]) -> 
             cum_tsn = layer.cumul_tsn_ack
         elif cls is SCTPChunkInit or cls is SCTPChunkInitAck:
             addresses = tuple(
-                _canonical(param.addr) for param in (layer.params or ()) if isinstance(param, _ADDRESS_PARAMS)
+                canonical(param.addr) for param in (layer.params or ()) if isinstance(param, _ADDRESS_PARAMS)
             )
         found.append(Chunk(at, point, direction, src, dst, kind, tsn, cum_tsn, addresses))
         layer = layer.payload
@@ -191,7 +176,7 @@ def read_capture(point: CapturePoint) -> list[Chunk]:
     (a truncated packet, an unknown chunk type) end that packet's chunk list.
     A missing, empty or non-pcap file raises :class:`~lab.errors.LabError`.
     """
-    name, local = point.name, frozenset(_canonical(a) for a in point.local)
+    name, local = point.name, frozenset(canonical(a) for a in point.local)
     try:
         reader = PcapReader(str(point.path))
     except (OSError, Scapy_Exception) as err:

@@ -116,12 +116,37 @@ class Blackhole(Impair):
         return f"blackhole {self.link} ({self.direction})"
 
 
-def _set_state(net: Network, node: str, link: str, state: str, ipr: IPRoute | None = None) -> None:
-    """Set the node's interface on ``link`` up or down (through ``ipr`` from a thread of its own)."""
+def _gateway_routes(ipr: IPRoute, index: int) -> list[dict[str, object]]:
+    """The routes via a gateway out of interface ``index``: the kernel deletes them when it goes down."""
+    specs = []
+    for family in (2, 10):
+        for route in ipr.get_routes(table=254, family=family):
+            if route.get_attr("RTA_OIF") == index and route.get_attr("RTA_GATEWAY") is not None:
+                specs.append({"dst": f"{route.get_attr('RTA_DST')}/{route['dst_len']}", "oif": index,
+                              "gateway": route.get_attr("RTA_GATEWAY"), "priority": route.get_attr("RTA_PRIORITY"),
+                              "proto": route["proto"], "table": 254})
+    return specs
+
+
+def _set_state(net: Network, node: str, link: str, state: str, ipr: IPRoute | None = None,
+               routes: list[dict[str, object]] | None = None) -> list[dict[str, object]]:
+    """Set the node's interface on ``link`` up or down (through ``ipr`` from a thread of its own).
+
+    Going down returns the gateway routes the kernel is about to delete;
+    coming up re-adds ``routes`` (those returned by the down).
+    """
     ipr = ipr or net.ipr(node)
     try:
         (index,) = ipr.link_lookup(ifname=net.ifname(link, node))
+        lost = _gateway_routes(ipr, index) if state == "down" else []
         ipr.link("set", index=index, state=state)
+        for spec in routes or []:
+            try:
+                ipr.route("add", **spec)
+            except NetlinkError as err:
+                if err.code != errno.EEXIST:
+                    raise
+        return lost
     except (NetlinkError, ValueError) as err:
         raise KernelError(f"setting {net.ifname(link, node)} {state} in {net.netns(node)}: {err}") from err
 
@@ -139,28 +164,34 @@ class LinkDown:
 
     ``side="near"`` downs ``node``'s own interface (its routes over it go);
     ``side="far"`` downs the peer's, so ``node``'s interface loses carrier
-    (its routes stay, marked linkdown). IPv4 addresses survive; IPv6 ones do
-    because the builder sets ``keep_addr_on_down``.
+    (its routes stay, marked linkdown). ``node`` defaults to the link's end
+    ``a``. IPv4 addresses survive; IPv6 ones do because the builder sets
+    ``keep_addr_on_down``.
     """
 
     link: str
-    node: str = "client"
+    node: str | None = None
     side: Literal["near", "far"] = "near"
+    _routes: list[dict[str, object]] = field(default_factory=list, repr=False)
+
+    def near(self, net: Network) -> str:
+        return self.node or net.topology.links[self.link].a.node
 
     def target(self, net: Network) -> str:
-        return self.node if self.side == "near" else net.topology.peer_of(self.link, self.node)
+        near = self.near(net)
+        return near if self.side == "near" else net.topology.peer_of(self.link, near)
 
     def describe(self) -> str:
-        return f"admin down {self.link} ({self.side} side of {self.node})"
+        return f"admin down {self.link} ({self.side} side of {self.node or 'end a'})"
 
     def nodes(self, net: Network) -> list[str]:
-        return [self.node, net.topology.peer_of(self.link, self.node)]
+        return list(net.topology.links[self.link].nodes())
 
     def apply(self, net: Network) -> None:
-        _set_state(net, self.target(net), self.link, "down")
+        self._routes = _set_state(net, self.target(net), self.link, "down")
 
     def undo(self, net: Network) -> None:
-        _set_state(net, self.target(net), self.link, "up")
+        _set_state(net, self.target(net), self.link, "up", routes=self._routes)
         _wait_up(net, self.link)
 
 
@@ -179,14 +210,15 @@ class RouteWithdrawal:
         return [self.node]
 
     def apply(self, net: Network) -> None:
-        subnet = net.topology.links[self.link].subnet
+        subnet = net.topology.subnet(self.link)
         ipr = net.ipr(self.node)
         for route in ipr.get_routes(table=254, family=2 if subnet.version == 4 else 10):
             if route.get_attr("RTA_DST") == str(subnet.network_address) and route["dst_len"] == subnet.prefixlen:
                 spec = {"dst": f"{subnet}", "oif": route.get_attr("RTA_OIF"), "proto": route["proto"],
                         "scope": route["scope"], "table": 254}
-                if route.get_attr("RTA_PREFSRC"):
-                    spec["prefsrc"] = route.get_attr("RTA_PREFSRC")
+                for attr, key in (("RTA_PREFSRC", "prefsrc"), ("RTA_GATEWAY", "gateway"), ("RTA_PRIORITY", "priority")):
+                    if route.get_attr(attr) is not None:
+                        spec[key] = route.get_attr(attr)
                 ipr.route("del", **spec)
                 self._removed.append(spec)
         if not self._removed:
@@ -214,9 +246,10 @@ class Flap:
     count: int = 3
     period: float = 2.0
     duty: float = 0.5
-    node: str = "client"
+    node: str | None = None
     side: Literal["near", "far"] = "near"
     log: EventLog | None = None
+    _routes: list[dict[str, object]] = field(default_factory=list, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _error: list[BaseException] = field(default_factory=list, repr=False)
@@ -232,7 +265,7 @@ class Flap:
 
     def describe(self) -> str:
         return (f"flap {self.link} {self.count}x (period {self.period:g} s, down {self.duty:.0%}, "
-                f"{self.side} side of {self.node})")
+                f"{self.side} side of {self.node or 'end a'})")
 
     def nodes(self, net: Network) -> list[str]:
         return self.down.nodes(net)
@@ -248,12 +281,13 @@ class Flap:
                 ipr = IPRoute()
             with ipr:
                 for cycle in range(self.count):
-                    _set_state(net, target, link, "down", ipr)
+                    self._routes = _set_state(net, target, link, "down", ipr)
                     if self.log:
                         self.log.add("lab", "flap", f"{link} down ({cycle + 1}/{self.count})", link=link)
                     if self._stop.wait(self.period * self.duty):
                         return
-                    _set_state(net, target, link, "up", ipr)
+                    _set_state(net, target, link, "up", ipr, routes=self._routes)
+                    self._routes = []
                     if self.log:
                         self.log.add("lab", "flap", f"{link} up ({cycle + 1}/{self.count})", link=link)
                     if self._stop.wait(self.period * (1 - self.duty)):
@@ -270,7 +304,7 @@ class Flap:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        _set_state(net, self.down.target(net), self.link, "up")
+        _set_state(net, self.down.target(net), self.link, "up", routes=self._routes)
         _wait_up(net, self.link)
         if self._error:
             raise KernelError(f"{self.describe()} failed: {self._error[0]}") from self._error[0]

@@ -2,8 +2,8 @@
 
 The filter sits on the egress hook of a ``clsact`` qdisc, so it coexists with
 any netem root qdisc on the same interface. It matches IPv4 packets without
-options (the lab sends none) carrying SCTP, on the type of the FIRST chunk
-(IP offset 20 + 12). Chunks bundled behind another are not looked at; in the
+options, or IPv6 packets without extension headers (the lab sends neither),
+carrying SCTP, on the type of the FIRST chunk (IP header + 12). Chunks bundled behind another are not looked at; in the
 lab's one-way traffic DATA, SACK, HEARTBEAT-ACK and INIT/INIT-ACK each
 travel first in their packet.
 """
@@ -34,7 +34,14 @@ CHUNK_TYPES = {
     "COOKIE-ACK": 11,
 }
 _CLSACT_EGRESS = 0xFFFFFFF3
-_ETH_P_IP = 0x0800
+#: Per IP version: the ethertype, the u32 keys that match SCTP, the offset of the first chunk.
+_MATCH = {
+    4: (0x0800, ["0x05000000/0x0f000000+0",  # IPv4 header without options
+                 "0x00840000/0x00ff0000+8"],  # protocol 132 (SCTP)
+        20 + 12),
+    6: (0x86DD, ["0x00008400/0x0000ff00+4"],  # next header 132 (SCTP), no extension headers
+        40 + 12),
+}
 
 
 def _users(net: Network) -> dict[tuple[str, str], set[int]]:
@@ -75,12 +82,11 @@ class ChunkDrop:
                 prio = max(users, default=0) + 1
                 users.add(prio)
                 self._prio[node] = prio
+                ethertype, keys, first = _MATCH[net.topology.subnet(self.link).version]
                 for offset, chunk in enumerate(self.chunks):
                     ipr.tc("add-filter", "u32", index=index, parent=_CLSACT_EGRESS, prio=prio * 16 + offset,
-                           protocol=_ETH_P_IP, target=0, action="drop",
-                           keys=["0x05000000/0x0f000000+0",  # IPv4 header without options
-                                 "0x00840000/0x00ff0000+8",  # protocol 132 (SCTP)
-                                 f"0x{CHUNK_TYPES[chunk] << 24:08x}/0xff000000+32"])  # first chunk's type
+                           protocol=ethertype, target=0, action="drop",
+                           keys=[*keys, f"0x{CHUNK_TYPES[chunk] << 24:08x}/0xff000000+{first}"])  # first chunk's type
             except NetlinkError as err:
                 raise KernelError(f"adding a u32 drop filter ({self.describe()}) on "
                                   f"{net.ifname(self.link, node)}: {err}") from err
@@ -93,9 +99,10 @@ class ChunkDrop:
             del self._prio[node]
             try:
                 if users:
+                    ethertype = _MATCH[net.topology.subnet(self.link).version][0]
                     for offset in range(len(self.chunks)):
                         ipr.tc("del-filter", "u32", index=index, parent=_CLSACT_EGRESS, prio=prio * 16 + offset,
-                               protocol=_ETH_P_IP)
+                               protocol=ethertype)
                 else:
                     ipr.tc("del", "clsact", index=index)
             except NetlinkError as err:

@@ -96,9 +96,22 @@ def _delete_link(ipr: IPRoute, ifname: str) -> None:
             raise _netlink(f"deleting {ifname}", err) from err
 
 
+#: Set in every namespace before its interfaces exist: IPv6 addresses usable at
+#: once (no duplicate address detection on a lab link) and kept on admin down.
+_IPV6_DEFAULTS = {"net.ipv6.conf.default.accept_dad": 0, "net.ipv6.conf.all.accept_dad": 0,
+                  "net.ipv6.conf.default.keep_addr_on_down": 1}
+#: Set in router namespaces: they forward both families.
+_ROUTER_SYSCTLS = {"net.ipv4.ip_forward": 1, "net.ipv6.conf.all.forwarding": 1}
+
+
 @contextmanager
 def build(topology: Topology, *, tag: str | None = None) -> Iterator[Network]:
-    """Build ``topology``; yield the live :class:`Network`; tear it down on exit."""
+    """Build ``topology``; yield the live :class:`Network`; tear it down on exit.
+
+    Order: namespaces (sysctls: IPv6 defaults, forwarding on routers, the
+    file's own), links with their addresses, then routes, then the links'
+    built-in impairments.
+    """
     net = Network(topology=topology, tag=tag or new_tag())
     with ExitStack() as undo:
         for node, node_spec in topology.nodes.items():
@@ -107,7 +120,10 @@ def build(topology: Topology, *, tag: str | None = None) -> Iterator[Network]:
             undo.callback(netns.remove, name)
             with netns.entered(name):
                 ipr = IPRoute()
-                for key, value in node_spec.sysctls.items():
+                defaults = {k: v for k, v in _IPV6_DEFAULTS.items() if sysctl.exists(k)}
+                if topology.is_router(node):
+                    defaults |= _ROUTER_SYSCTLS
+                for key, value in {**defaults, **node_spec.sysctls}.items():
                     sysctl.write(key, value)
             undo.callback(ipr.close)
             net._ipr[node] = ipr
@@ -121,7 +137,30 @@ def build(topology: Topology, *, tag: str | None = None) -> Iterator[Network]:
                     timeout=LINK_UP_TIMEOUT,
                     what=f"{net.ifname(link, node)} in {net.netns(node)} to be up",
                 )
+        for node in topology.nodes:
+            _add_routes(net, node)
+        _impair_links(net, undo)
         yield net
+
+
+def _add_routes(net: Network, node: str) -> None:
+    """The node's static routes (they go with its namespace)."""
+    for route in net.topology.routes_of(node):
+        try:
+            net.ipr(node).route("add", dst=str(route.to), gateway=str(route.via), priority=route.metric)
+        except NetlinkError as err:
+            raise _netlink(f"adding route to {route.to} via {route.via} in {net.netns(node)}", err) from err
+
+
+def _impair_links(net: Network, undo: ExitStack) -> None:
+    """netem the topology file builds into links; faults combine with it and restore to it."""
+    from lab.faults.catalogue import Impair  # the fault layer builds on this module
+
+    for link, spec in net.topology.links.items():
+        if spec.impair is not None:
+            built = Impair(link, spec.impair.params(), spec.impair.direction)
+            built.apply(net)
+            undo.callback(built.undo, net)
 
 
 def _build_link(net: Network, undo: ExitStack, link: str, a: str, b: str) -> None:
@@ -137,9 +176,6 @@ def _build_link(net: Network, undo: ExitStack, link: str, a: str, b: str) -> Non
     undo.callback(_delete_link, ipr_a, name_a)
     prefixlen = net.topology.prefixlen(link)
     for ipr, node, ifname in ((ipr_a, a, name_a), (ipr_b, b, name_b)):
-        if sysctl.exists(f"net.ipv6.conf.{ifname}.keep_addr_on_down", namespace=net.netns(node)):
-            # IPv6 addresses must survive an admin down, or a downed path never comes back.
-            sysctl.apply(net.netns(node), {f"net.ipv6.conf.{ifname}.keep_addr_on_down": 1})
         index = ipr.link_lookup(ifname=ifname)[0]
         try:
             ipr.addr("add", index=index, address=str(net.address(link, node)), prefixlen=prefixlen)

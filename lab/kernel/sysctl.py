@@ -38,7 +38,9 @@ def apply(namespace: str, values: Mapping[str, int | str]) -> None:
             write(key, value)
 
 
-def exists(key: str, *, namespace: str) -> bool:
-    """Whether the sysctl exists in the named network namespace."""
+def exists(key: str, *, namespace: str | None = None) -> bool:
+    """Whether the sysctl exists in the named network namespace (default: the calling thread's)."""
+    if namespace is None:
+        return _path(key).exists()
     with netns.entered(namespace):
         return _path(key).exists()

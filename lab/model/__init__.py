@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from lab.model.topology import (
+    ENDPOINTS,
     IFNAME_MAX,
     IPAddress,
     IPNetwork,
     Link,
     LinkEnd,
     Node,
+    PathSpec,
+    RouteSpec,
     Topology,
     load_topology,
     resolve_topology_path,
@@ -23,6 +26,7 @@ from lab.model.yamlsource import (
 )
 
 __all__ = [
+    "ENDPOINTS",
     "IFNAME_MAX",
     "IPAddress",
     "IPNetwork",
@@ -32,6 +36,8 @@ __all__ = [
     "Link",
     "LinkEnd",
     "Node",
+    "PathSpec",
+    "RouteSpec",
     "Topology",
     "load_model",
     "load_topology",

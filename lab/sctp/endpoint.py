@@ -19,7 +19,7 @@ import select
 import socket
 import threading
 import time
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Callable, Sequence
 
 import sctp
@@ -27,6 +27,7 @@ import sctp
 from lab.errors import EndpointError
 from lab.events import ERROR, EventLog
 from lab.kernel.network import Network
+from lab.sctp.addresses import canonical
 from lab.sctp.states import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
 from lab.sctp.traffic import Arrival, decode, encode
 
@@ -106,17 +107,17 @@ class Endpoint:
         """The association's primary peer address (SCTP_STATUS; not necessarily the active path)."""
         if self.sock is None:
             raise EndpointError(f"{self.side} has no association yet")
-        return str(self.sock.get_status().primary.sockaddr[0])
+        return canonical(str(self.sock.get_status().primary.sockaddr[0]))
 
     def local_addresses(self) -> list[str]:
         """Addresses the kernel has bound for the association (getladdrs)."""
         assert self.sock is not None
-        return [addr[0] for addr in self.sock.getladdrs(0)]
+        return [canonical(addr[0]) for addr in self.sock.getladdrs(0)]
 
     def peer_addresses(self) -> list[str]:
         """Peer addresses the association knows: learned from INIT (server) or INIT-ACK (client)."""
         assert self.sock is not None
-        return [addr[0] for addr in self.sock.getpaddrs(0)]
+        return [canonical(addr[0]) for addr in self.sock.getpaddrs(0)]
 
     def _handle_notification(self, notif: object) -> None:
         if isinstance(notif, sctp.assoc_change):
@@ -126,7 +127,8 @@ class Endpoint:
                 self.error(f"association change {name} (error {notif.error})")
         elif isinstance(notif, sctp.paddr_change):
             name = PADDR_EVENTS.get(notif.state, str(notif.state))
-            self.log.add(self.side, "paddr", f"{notif.addr[0]} {name}", address=notif.addr[0], state=name)
+            address = canonical(notif.addr[0])
+            self.log.add(self.side, "paddr", f"{address} {name}", address=address, state=name)
         elif isinstance(notif, sctp.send_failed):
             payload = notif.data.encode() if isinstance(notif.data, str) else bytes(notif.data)
             try:
@@ -236,7 +238,7 @@ class Server(Endpoint):
         except ValueError as err:
             self.error(f"malformed message from {fromaddr[0]}: {err}")
             return
-        peer = str(ip_address(fromaddr[0].split("%")[0]))
+        peer = canonical(fromaddr[0])
         arrival = Arrival(seq=seq, sent_at=sent_at, received_at=now, peer=peer)
         previous = self.arrivals[-1].peer if self.arrivals else None
         self.arrivals.append(arrival)

@@ -46,11 +46,13 @@ class EndpointPair:
         """How long the kernel itself would keep trying a path (all its strikes, plus a heartbeat)."""
         return unreachable_window(self.profile, tick=0.01).high + self.profile.rto_initial / 1000
 
-    def client_address(self, link: str) -> IPAddress:
-        return self.net.address(link, self.client.node)
+    def client_address(self, path: str) -> IPAddress:
+        """The client's address on ``path`` (a path of the topology; on direct links, the link's name)."""
+        return self.net.topology.path_addresses(path)[0]
 
-    def server_address(self, link: str) -> IPAddress:
-        return self.net.address(link, self.server.node)
+    def server_address(self, path: str) -> IPAddress:
+        """The server's address on ``path``."""
+        return self.net.topology.path_addresses(path)[1]
 
     def wait_path_state(self, side: str, peer: IPAddress | str, state: int, *, timeout: float | None = None) -> PathInfo:
         """Wait until ``side`` (client/server) sees the path to ``peer`` in ``state``."""

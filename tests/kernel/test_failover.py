@@ -72,8 +72,8 @@ def test_primary_fault_fails_over_and_back_without_application_error(
     ev = lab_evidence
     pair, profile, tick, interval = ev.pair, ev.pair.profile, kernel_tick(), 1 / RATE
     topology = pair.net.topology
-    primary = topology.primary_link
-    secondary = next(link for link in topology.links if link != primary)
+    primary = topology.primary_path
+    secondary = next(path for path in topology.path_map if path != primary)
     client_primary, client_secondary = str(pair.client_address(primary)), str(pair.client_address(secondary))
     server_primary, server_secondary = str(pair.server_address(primary)), str(pair.server_address(secondary))
 

@@ -110,7 +110,16 @@ def test_abort_fast() -> None:
     # low: 3 of 5 expiries on one path, spaced 0.2 s (half RTO, heartbeat floor)
     # high: 3 + 2 serial T3 expiries: 0.7 + 0.3, a tick each, plus the interval
     assert (w.low, w.high) == pytest.approx((0.39, 0.01 + 1.0 + 0.05))
-    assert "association_max_retrans=4 (5 expiries)" in w.basis
+    assert "association_max_retrans=4 (5 expiries over 2 paths)" in w.basis
+
+
+def test_abort_with_one_path_follows_its_backoff() -> None:
+    w = abort_window(FAST, r0_ms=100, tick=0.01, interval=0.01, paths=1)
+    # 5 expiries on the one transport: 0.1 + 0.2 + 0.4 + 0.4 + 0.4 (measured 1.55 s, partial-server)
+    assert w.high == pytest.approx(0.01 + 0.05 + 1.5 + 0.05) and w.contains(1.55)  # + sack_timeout
+    assert w.low == pytest.approx(4 * 0.2 - 0.01)  # four gaps of at least min(rto, max(rto/2, 0.2 s))
+    with pytest.raises(ValueError):
+        abort_window(FAST, tick=0.01, paths=0)
 
 
 def test_abort_contains_measurements() -> None:

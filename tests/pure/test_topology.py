@@ -49,7 +49,7 @@ def load_error(path: Path) -> str:
 def test_shipped_dual_homed_derives_addresses() -> None:
     topo = load_topology(TOPOLOGIES / "dual-homed.yaml")
     assert topo.name == "dual-homed"
-    assert topo.primary_link == "path-a"
+    assert topo.primary_path == "path-a"
     assert topo.addresses_of("client") == [
         ("path-a", IPv4Address("198.18.1.1")),
         ("path-b", IPv4Address("198.18.2.1")),
@@ -66,7 +66,7 @@ def test_shipped_dual_homed_derives_addresses() -> None:
 
 def test_primary_link_comes_first(tmp_path: Path) -> None:
     topo = load_topology(write(tmp_path, "primary: path-b\n" + GOOD, "t.yaml"))
-    assert topo.primary_link == "path-b"
+    assert topo.primary_path == "path-b"
     assert topo.links_of("client") == ["path-b", "path-a"]
     assert [link for link, _ in topo.addresses_of("server")] == ["path-b", "path-a"]
 
@@ -105,7 +105,7 @@ BAD = {
         A_END, "a: {node: client, interface: ethernet0}",
         8, "links.path-a.a.interface",
         "interface name 'ethernet0' is longer than 8 characters"
-        " (the lab appends '.<6-hex run tag>' and Linux allows 15)",
+        " (the lab appends '-<6-hex run tag>' and Linux allows 15)",
     ),
     "interface bad characters": (
         A_END, "a: {node: client, interface: eth-0}",
@@ -167,7 +167,7 @@ BAD = {
     ),
     "unknown primary": (
         "name: t\n", "name: t\nprimary: path-c\n",
-        2, "primary", "unknown link 'path-c' (expected one of: path-a, path-b)",
+        2, "primary", "unknown path 'path-c' (expected one of: path-a, path-b)",
     ),
     "node on no link": (
         "  server: {}\n", "  server: {}\n  router: {}\n",
@@ -185,7 +185,7 @@ BAD = {
     ),
     "one node": (
         "  server: {}\n", "",
-        2, "nodes", "1 node(s) given (expected at least two)",
+        2, "nodes", "no node 'server' (expected the SCTP endpoints client and server; any other node is a router)",
     ),
     "no links": (
         GOOD[GOOD.index("links:"):], "links: {}\n",
@@ -193,15 +193,50 @@ BAD = {
     ),
     "unknown top-level key": (
         "name: t\n", "name: t\ncolour: red\n",
-        2, "colour", "unknown key (expected one of: name, description, primary, nodes, links)",
+        2, "colour", "unknown key (expected one of: name, description, primary, nodes, links, paths)",
     ),
     "unknown end key": (
         A_END, "a: {node: client, interface: eth0, adress: 198.18.1.9}",
         8, "links.path-a.a.adress", "unknown key (expected one of: node, interface, address)",
     ),
-    "missing subnet": (
-        "    subnet: 198.18.1.0/24\n", "",
-        6, "links.path-a.subnet", "missing (expected a subnet such as 198.18.1.0/24)",
+    "address without subnet": (
+        "    subnet: 198.18.1.0/24\n    a: {node: client, interface: eth0}",
+        "    a: {node: client, interface: eth0, address: 198.18.1.9}",
+        7, "links.path-a.a.address",
+        "198.18.1.9 is given but the link has no subnet (expected a subnet: key next to the address, or no address)",
+    ),
+    "family against subnet": (
+        "subnet: 198.18.1.0/24", "subnet: 198.18.1.0/24\n    family: 6",
+        8, "links.path-a.family",
+        "family 6 but subnet 198.18.1.0/24 is IPv4 (expected the family of the subnet, or no family key)",
+    ),
+    "unknown family": (
+        "subnet: 198.18.1.0/24", "family: 5",
+        7, "links.path-a.family", "input should be 4 or 6 (got 5)",
+    ),
+    "impairment with no value": (
+        A_END, A_END + "\n    impair: {direction: a-to-b}",
+        9, "links.path-a.impair",
+        "no impairment given (expected at least one of: delay_ms, jitter_ms, loss_pct, loss_corr_pct, reorder_pct,"
+        " duplicate_pct, corrupt_pct, rate_kbit)",
+    ),
+    "impairment out of range": (
+        A_END, A_END + "\n    impair: {loss_pct: 120}",
+        9, "links.path-a.impair.loss_pct", "input should be less than or equal to 100 (got 120)",
+    ),
+    "reorder without delay": (
+        A_END, A_END + "\n    impair: {reorder_pct: 10}",
+        9, "links.path-a.impair.reorder_pct",
+        "reordering needs delay_ms > 0 (netem reorders by not delaying some packets)",
+    ),
+    "route via a stranger": (
+        "  client: {}", "  client:\n    routes: [{to: 198.18.9.0/24, via: 198.18.7.1}]",
+        4, "nodes.client.routes[0].via",
+        "198.18.7.1 is not on a subnet of node 'client' (expected an address in 198.18.1.0/24, 198.18.2.0/24)",
+    ),
+    "path on a link of the wrong node": (
+        "name: t\n", "name: t\npaths:\n  p: {client: path-a, server: nowhere}\n",
+        3, "paths.p.server", "'nowhere' is not a link of the server (expected one of: path-a, path-b)",
     ),
     "missing name": (
         "name: t\n", "",
@@ -305,3 +340,82 @@ def test_resolve_unknown_name_lists_dirs_and_names(tmp_path: Path) -> None:
 def test_resolve_missing_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         resolve_topology_path(str(tmp_path / "nope.yaml"), [tmp_path])
+
+
+ROUTED = """\
+name: routed
+nodes:
+  client: {}
+  server: {}
+  r1: {}
+  r2: {}
+links:
+  a1: {a: {node: client, interface: eth0}, b: {node: r1, interface: eth0}}
+  a2: {a: {node: r1, interface: eth1}, b: {node: server, interface: eth0}}
+  b1: {a: {node: client, interface: eth1}, b: {node: r2, interface: eth0}, family: 6}
+  b2: {a: {node: r2, interface: eth1}, b: {node: server, interface: eth1}, family: 6}
+paths:
+  path-a: {client: a1, server: a2}
+  path-b: {client: b1, server: b2}
+"""
+
+
+def test_routed_paths_subnets_and_routes(tmp_path: Path) -> None:
+    topo = load_topology(write(tmp_path, ROUTED, "t.yaml"))
+    assert topo.routers == ["r1", "r2"]
+    assert [str(topo.subnet(link)) for link in topo.links] == [
+        "198.18.1.0/24", "198.18.2.0/24", "2001:db8:1::/64", "2001:db8:2::/64"]
+    assert topo.path_addresses("path-b") == (IPv6Address("2001:db8:1::1"), IPv6Address("2001:db8:2::2"))
+    assert [(str(r.to), str(r.via), r.metric) for r in topo.routes_of("client")] == [
+        ("198.18.2.0/24", "198.18.1.2", 100), ("2001:db8:2::/64", "2001:db8:1::2", 100)]
+    assert [(str(r.to), str(r.via)) for r in topo.routes_of("r1")] == []
+    assert [(str(r.to), str(r.via)) for r in topo.routes_of("server")] == [
+        ("198.18.1.0/24", "198.18.2.1"), ("2001:db8:1::/64", "2001:db8:2::1")]
+
+
+def test_partial_client_derives_paths_and_backup_routes(tmp_path: Path) -> None:
+    text = """\
+name: partial
+nodes: {client: {}, server: {}, router: {}}
+links:
+  lan: {a: {node: client, interface: eth0}, b: {node: router, interface: eth0}}
+  path-a: {a: {node: router, interface: eth1}, b: {node: server, interface: eth0}}
+  path-b: {a: {node: router, interface: eth2}, b: {node: server, interface: eth1}}
+"""
+    topo = load_topology(write(tmp_path, text, "t.yaml"))
+    assert list(topo.path_map) == ["path-a", "path-b"]
+    assert topo.path_addresses("path-b") == (IPv4Address("198.18.1.1"), IPv4Address("198.18.3.2"))
+    assert [(str(r.to), str(r.via), r.metric) for r in topo.routes_of("server")] == [
+        ("198.18.1.0/24", "198.18.2.1", 100), ("198.18.1.0/24", "198.18.3.1", 110)]
+    assert [(str(r.to), str(r.via), r.metric) for r in topo.routes_of("client")] == [
+        ("198.18.2.0/24", "198.18.1.2", 100), ("198.18.3.0/24", "198.18.1.2", 100)]
+
+
+# (old text in ROUTED, new text, line, key, message)
+BAD_ROUTED = {
+    "paths not obvious": (
+        "paths:\n  path-a: {client: a1, server: a2}\n  path-b: {client: b1, server: b2}\n", "",
+        1, "paths", "missing: client and server share no link and both have several, so the paths are not obvious"
+        " (expected paths: {<name>: {client: <link>, server: <link>}})",
+    ),
+    "path mixing families": (
+        "path-b: {client: b1, server: b2}", "path-b: {client: b1, server: a2}",
+        14, "paths.path-b", "client link 'b1' is IPv6 but server link 'a2' is IPv4 (expected one family per path)",
+    ),
+    "endpoint with no path to its peer": (
+        "  a2: {a: {node: r1, interface: eth1}", "  a2: {a: {node: r2, interface: eth2}",
+        13, "paths.path-a", "the server cannot reach link 'a1' from link 'a2' (expected routers joining them)",
+    ),
+    "interface name too long after the tag": (
+        "{node: r1, interface: eth1}", "{node: r1, interface: ethernet1}",
+        9, "links.a2.a.interface",
+        "interface name 'ethernet1' is longer than 8 characters (the lab appends '-<6-hex run tag>' and Linux allows 15)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("old", "new", "line", "key", "message"), BAD_ROUTED.values(), ids=BAD_ROUTED.keys())
+def test_bad_routed_topology(tmp_path: Path, old: str, new: str, line: int, key: str, message: str) -> None:
+    assert old in ROUTED
+    path = write(tmp_path, ROUTED.replace(old, new, 1))
+    assert load_error(path) == f"{path}:{line}: {key}: {message}"

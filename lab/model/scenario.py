@@ -1,0 +1,732 @@
+"""The scenario file: one failover story (topology, timers, traffic, timeline, expectations).
+
+docs/scenario-format.md describes every key. :func:`read_scenario` validates a
+file on its own; :func:`load_scenario` also loads its topology and checks every
+link, path and node name against it (:func:`check_names`). Every problem is
+one :class:`~lab.errors.ConfigError` naming file, line and key.
+
+A validated :class:`Scenario` gives the runner what it schedules:
+:meth:`Scenario.plan` (the timeline as ``(at, action)`` pairs),
+:meth:`Scenario.fault_steps` (each fault with its restore time) and
+:attr:`Scenario.effective_duration`. Fault specs turn into the live faults of
+:mod:`lab.faults` with ``to_fault()``; that package (and pyroute2) is imported
+only then, and when a ``drop-chunks`` fault is validated.
+"""
+
+from __future__ import annotations
+
+import re
+import reprlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
+
+from lab.errors import ConfigError
+from lab.model.impairment import LinkImpairment
+from lab.model.topology import Topology, load_topology, resolve_topology_path
+from lab.model.yamlsource import KeyedValueError, KeyPath, LineMap, load_yaml, validation_error
+from lab.sctp.profile import PROFILES, TimerProfile, get_profile
+
+if TYPE_CHECKING:
+    from lab.faults import Blackhole, ChunkDrop, Flap, Impair, LinkDown, RouteWithdrawal
+
+__all__ = [
+    "SETTLE",
+    "ACTIONS",
+    "Direction",
+    "Side",
+    "PathState",
+    "Count",
+    "BlackholeFault",
+    "ImpairFault",
+    "LinkDownFault",
+    "RouteWithdrawalFault",
+    "FlapFault",
+    "DropChunksFault",
+    "FaultSpec",
+    "FAULT_KINDS",
+    "WaitState",
+    "Step",
+    "Traffic",
+    "Delivery",
+    "FaultRef",
+    "Failover",
+    "PathStateExpect",
+    "Expect",
+    "Scenario",
+    "FaultStep",
+    "ApplyFault",
+    "RestoreFault",
+    "SetPrimary",
+    "Action",
+    "LoadedScenario",
+    "read_scenario",
+    "check_names",
+    "load_scenario",
+]
+
+#: Seconds of traffic after the last step is done, when ``traffic.duration`` is not given.
+SETTLE = 3.0
+
+#: The keys of which a step has exactly one.
+ACTIONS = ("fault", "impair", "restore", "primary", "wait")
+
+#: ``a-to-b``/``b-to-a`` follow the link's ``a`` and ``b`` ends in the topology file.
+Direction = Literal["both", "a-to-b", "b-to-a"]
+Side = Literal["client", "server"]
+#: A path state as the kernel reports it (``unreachable`` is the kernel's INACTIVE).
+PathState = Literal["active", "pf", "unreachable", "unconfirmed"]
+
+_NAME = re.compile(r"[a-z][a-z0-9-]*")
+_TAG = re.compile(r"[a-z][a-z0-9_]*")
+#: The expectations that name a fault with ``after:`` (besides ``path_states``).
+_FAULT_REFS = ("failover", "no_failover", "failback", "abort")
+_NAME_RULE = "expected a lowercase letter, then lowercase letters, digits or '-'"
+
+
+def _count(value: object) -> int | Literal["any"]:
+    if value == "any" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f"expected an integer >= 0 or 'any' (got {reprlib.repr(value)})")
+
+
+#: How many of something an expectation allows: an exact number, or ``"any"``.
+Count = Annotated[int | Literal["any"], PlainValidator(_count)]
+
+
+def _check_name(name: str | None, what: str) -> None:
+    if name is not None and not _NAME.fullmatch(name):
+        raise ValueError(f"invalid {what} name {name!r} ({_NAME_RULE})")
+
+
+class _Model(BaseModel):
+    """Frozen, no unknown keys.
+
+    Unknown and missing keys are reported here rather than by pydantic, so the
+    message lists the allowed keys (or completes "missing (expected ...)"
+    with the field's description) also inside unions and optional sections.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key not in cls.model_fields:
+                    raise KeyedValueError((key,), f"unknown key (expected one of: {', '.join(cls.model_fields)})")
+            for name, field in cls.model_fields.items():
+                if field.is_required() and name not in data:
+                    raise KeyedValueError((name,), f"missing (expected {field.description})")
+            cls._check_mapping(data)
+        return data
+
+    @classmethod
+    def _check_mapping(cls, data: dict[Any, Any]) -> None:
+        """Checks of the raw mapping, after its keys are known to be right (none by default)."""
+
+
+# -- faults ---------------------------------------------------------------------------------------------
+
+
+class _Fault(_Model):
+    """What every fault kind has: the kind, the link it acts on and an optional name."""
+
+    kind: str = Field(description="a fault kind")
+    link: str = Field(description="the name of a link of the topology, e.g. path-a")
+    name: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str | None) -> str | None:
+        _check_name(name, "fault")
+        return name
+
+    @property
+    def resolved_name(self) -> str:
+        """``name``, or ``<kind>-<link>`` when none is given."""
+        return self.name if self.name is not None else f"{self.kind}-{self.link}"
+
+
+class BlackholeFault(_Fault):
+    """Drop everything on a link, both directions or one."""
+
+    kind: Literal["blackhole"] = "blackhole"
+    direction: Direction = "both"
+
+    def to_fault(self) -> Blackhole:
+        from lab.faults import Blackhole
+
+        return Blackhole(self.link, direction=self.direction)
+
+
+class ImpairFault(LinkImpairment, _Fault):
+    """netem on a link (delay, loss, ...): the keys of :class:`~lab.model.impairment.Impairment`."""
+
+    kind: Literal["impair"] = "impair"
+
+    def to_fault(self) -> Impair:
+        from lab.faults import Impair
+
+        return Impair(self.link, self.params(), self.direction)
+
+
+class LinkDownFault(_Fault):
+    """Administratively down ``node``'s interface on the link (``near``) or its peer's (``far``)."""
+
+    kind: Literal["link-down"] = "link-down"
+    node: str = "client"
+    side: Literal["near", "far"] = "near"
+
+    def to_fault(self) -> LinkDown:
+        from lab.faults import LinkDown
+
+        return LinkDown(self.link, self.node, self.side)
+
+
+class RouteWithdrawalFault(_Fault):
+    """Delete ``node``'s route to the link's subnet."""
+
+    kind: Literal["route-withdrawal"] = "route-withdrawal"
+    node: str = "client"
+
+    def to_fault(self) -> RouteWithdrawal:
+        from lab.faults import RouteWithdrawal
+
+        return RouteWithdrawal(self.link, self.node)
+
+
+class FlapFault(_Fault):
+    """The link goes down and up ``count`` times, ``period`` s a cycle, down for ``duty`` of it."""
+
+    kind: Literal["flap"] = "flap"
+    count: int = Field(default=3, ge=1)
+    period: float = Field(default=2.0, gt=0)
+    duty: float = Field(default=0.5, gt=0, lt=1)
+    node: str = "client"
+    side: Literal["near", "far"] = "near"
+
+    @property
+    def length(self) -> float:
+        """Seconds until the last cycle is over."""
+        return self.count * self.period
+
+    def to_fault(self) -> Flap:
+        from lab.faults import Flap
+
+        return Flap(self.link, self.count, self.period, self.duty, self.node, self.side)
+
+
+class DropChunksFault(_Fault):
+    """Drop packets whose first chunk is one of ``chunks`` (names of :data:`lab.faults.chunks.CHUNK_TYPES`)."""
+
+    kind: Literal["drop-chunks"] = "drop-chunks"
+    chunks: list[str] = Field(description="a list of SCTP chunk types such as [HEARTBEAT-ACK]")
+    direction: Direction = "both"
+
+    @field_validator("chunks")
+    @classmethod
+    def _chunks(cls, chunks: list[str]) -> list[str]:
+        from lab.faults.chunks import CHUNK_TYPES
+
+        if not chunks:
+            raise ValueError(f"no chunk types given (expected some of: {', '.join(CHUNK_TYPES)})")
+        for index, chunk in enumerate(chunks):
+            if chunk not in CHUNK_TYPES:
+                raise KeyedValueError(
+                    (index,), f"unknown chunk type {chunk!r} (expected one of: {', '.join(CHUNK_TYPES)})"
+                )
+        return chunks
+
+    def to_fault(self) -> ChunkDrop:
+        from lab.faults import ChunkDrop
+
+        return ChunkDrop(self.link, tuple(self.chunks), self.direction)
+
+
+#: A validated ``fault:`` (or ``impair:``) mapping.
+FaultSpec = BlackholeFault | ImpairFault | LinkDownFault | RouteWithdrawalFault | FlapFault | DropChunksFault
+
+#: The fault models by ``kind``.
+FAULT_KINDS: Mapping[str, type[FaultSpec]] = {
+    model.model_fields["kind"].default: model
+    for model in (BlackholeFault, ImpairFault, LinkDownFault, RouteWithdrawalFault, FlapFault, DropChunksFault)
+}
+
+
+def _parse_fault(value: object) -> FaultSpec:
+    """Validate a ``fault:`` mapping as the model of its ``kind``.
+
+    Done by hand rather than as a pydantic tagged union so that error paths
+    have no union tag in them: an error in the member model comes out as
+    ``steps[0].fault.direction``, not ``steps[0].fault.blackhole.direction``.
+    """
+    if isinstance(value, FaultSpec):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping with a kind: key (got {reprlib.repr(value)})")
+    kinds = ", ".join(FAULT_KINDS)
+    if "kind" not in value:
+        raise KeyedValueError(("kind",), f"missing (expected a fault kind, one of: {kinds})")
+    kind = value["kind"]
+    model = FAULT_KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise KeyedValueError(("kind",), f"unknown fault kind {kind!r} (expected one of: {kinds})")
+    return model.model_validate(value)  # its ValidationError nests under this key
+
+
+# -- steps ----------------------------------------------------------------------------------------------
+
+
+class _PathState(_Model):
+    """A path state one side's kernel reports."""
+
+    side: Side = Field(description="client or server: the side whose kernel reports the state")
+    path: str = Field(description="the name of a path of the topology, e.g. path-a")
+    state: PathState = Field(description="one of: active, pf, unreachable, unconfirmed")
+
+
+class WaitState(_PathState):
+    """Wait until ``side``'s kernel reports ``state`` for ``path``, at most ``timeout`` s."""
+
+    timeout: float = Field(gt=0, description="the longest wait in seconds, e.g. 3")
+
+
+class Step(_Model):
+    """One point of the timeline: ``at`` seconds after traffic starts, exactly one action."""
+
+    at: float = Field(ge=0, description="the time of the step in seconds after traffic starts, e.g. 2")
+    fault: Annotated[FaultSpec, PlainValidator(_parse_fault)] | None = None
+    impair: ImpairFault | None = None
+    restore: str | None = None
+    primary: str | None = None
+    wait: WaitState | None = None
+    hold: Annotated[float, Field(gt=0)] | None = None
+
+    @classmethod
+    def _check_mapping(cls, data: dict[Any, Any]) -> None:
+        given = [key for key in data if key in ACTIONS and data[key] is not None]
+        if not given:
+            raise KeyedValueError((), f"no action (expected one of: {', '.join(ACTIONS)})")
+        if len(given) > 1:
+            raise KeyedValueError(
+                (given[1],),
+                f"second action in one step (it already has {given[0]}; expected exactly one of: {', '.join(ACTIONS)})",
+            )
+        if "hold" in data and given[0] not in ("fault", "impair"):
+            raise KeyedValueError(("hold",), f"only a fault or impair step can be held (this step has {given[0]})")
+
+    @property
+    def action(self) -> str:
+        """The step's action key: one of :data:`ACTIONS`."""
+        return next(key for key in ACTIONS if getattr(self, key) is not None)
+
+    @property
+    def spec(self) -> FaultSpec | None:
+        """The fault this step applies (from ``fault:`` or ``impair:``), if any."""
+        return self.fault if self.fault is not None else self.impair
+
+
+# -- traffic and expectations ---------------------------------------------------------------------------
+
+
+class Traffic(_Model):
+    """The messages the client sends while the timeline runs."""
+
+    rate: float = Field(default=100, gt=0, le=10_000)
+    size: int = Field(default=100, ge=32, le=65_000)
+    streams: int = Field(default=1, ge=1, le=64)
+    ppid: int = Field(default=0, ge=0, le=2**32 - 1)
+    duration: Annotated[float, Field(gt=0)] | None = None
+    style: Literal["one-to-one", "one-to-many"] = "one-to-one"
+
+
+class Delivery(_Model):
+    """How many messages may be lost, duplicated or reordered."""
+
+    lost: Count = 0
+    duplicated: Count = 0
+    reordered: Count = 0
+
+
+class FaultRef(_Model):
+    """An expectation about what follows one fault step."""
+
+    after: str = Field(description="the name of a fault step, e.g. cut")
+
+
+class Failover(FaultRef):
+    """Data moves to path ``to`` within the predicted window after fault ``after``."""
+
+    to: str = Field(description="the name of the path data moves to, e.g. path-b")
+
+
+class PathStateExpect(_PathState):
+    """``side``'s kernel reports ``state`` for ``path`` after fault ``after``."""
+
+    after: str = Field(description="the name of a fault step, e.g. cut")
+
+
+class Expect(_Model):
+    """What the run must show; see docs/scenario-format.md for each check."""
+
+    delivery: Delivery = Delivery()
+    application_errors: Count = 0
+    init_addresses: bool = True
+    heartbeat_matrix: bool = True
+    failover: Failover | None = None
+    no_failover: FaultRef | None = None
+    failback: FaultRef | None = None
+    abort: FaultRef | None = None
+    path_states: list[PathStateExpect] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lost_after_abort(cls, data: Any) -> Any:
+        """With ``abort``, unacknowledged messages fail: ``delivery.lost`` defaults to ``any``."""
+        if isinstance(data, dict) and data.get("abort") is not None:
+            delivery = data.get("delivery", {})
+            if isinstance(delivery, dict) and "lost" not in delivery:
+                return {**data, "delivery": {**delivery, "lost": "any"}}
+        return data
+
+
+# -- the scenario ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultStep:
+    """A fault of the timeline: applied at ``at``, undone at ``restore_at`` (``None``: at the end of the run)."""
+
+    name: str
+    at: float
+    fault: FaultSpec
+    restore_at: float | None
+    step: int  # index in ``steps``
+
+    @property
+    def ends_at(self) -> float | None:
+        """When the fault is over: its restore, else a flap's last cycle, else ``None`` (the end of the run)."""
+        if self.restore_at is None and isinstance(self.fault, FlapFault):
+            return self.at + self.fault.length
+        return self.restore_at
+
+
+@dataclass(frozen=True)
+class ApplyFault:
+    name: str
+    fault: FaultSpec
+
+
+@dataclass(frozen=True)
+class RestoreFault:
+    name: str
+
+
+@dataclass(frozen=True)
+class SetPrimary:
+    path: str
+
+
+#: What the runner does at a point of :meth:`Scenario.plan`.
+Action = ApplyFault | RestoreFault | SetPrimary | WaitState
+
+
+class Scenario(_Model):
+    """A validated scenario file (names of links, paths and nodes are checked by :func:`check_names`)."""
+
+    name: str = Field(description="a scenario name such as primary-blackhole")
+    description: str = Field(description="a sentence saying what the scenario shows")
+    tags: list[str] = []
+    topology: str = Field(description="a topology name such as dual-homed, or a path to a .yaml file")
+    profile: TimerProfile = PROFILES["fast"]
+    traffic: Traffic = Traffic()
+    steps: list[Step] = []
+    expect: Expect = Expect()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        _check_name(name, "scenario")
+        return name
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("empty (expected a sentence saying what the scenario shows)")
+        return text
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        for index, tag in enumerate(tags):
+            if not _TAG.fullmatch(tag):
+                raise KeyedValueError(
+                    (index,),
+                    f"invalid tag {tag!r} (expected a lowercase letter, then lowercase letters, digits or '_')",
+                )
+        return tags
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _profile(cls, value: Any) -> Any:
+        """A built-in profile's name, or ``{base: <name>, <timer>: <value>, ...}``, then validated as a profile."""
+        if isinstance(value, str):
+            try:
+                return get_profile(value)
+            except ConfigError as err:
+                raise ValueError(err.reason) from None
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"expected a profile name or a mapping such as {{base: fast, rto_min: 50}} (got {reprlib.repr(value)})"
+            )
+        for key in value:
+            if key != "base" and key not in TimerProfile.model_fields:
+                raise KeyedValueError(
+                    (key,), f"unknown key (expected one of: base, {', '.join(TimerProfile.model_fields)})"
+                )
+        base = value.get("base", "fast")
+        try:
+            profile = get_profile(base) if isinstance(base, str) else None
+        except ConfigError as err:
+            raise KeyedValueError(("base",), err.reason) from None
+        if profile is None:
+            raise KeyedValueError(("base",), f"expected a profile name (got {reprlib.repr(base)})")
+        overrides = {key: item for key, item in value.items() if key != "base"}
+        return {**profile.model_dump(), "name": f"{profile.name}-custom", **overrides}
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        self._check_fault_names()
+        self._check_restores()
+        end = self.steps_end
+        if self.traffic.duration is not None and self.traffic.duration <= end:
+            raise KeyedValueError(
+                ("traffic", "duration"),
+                f"{self.traffic.duration:g} s ends before the last step is done at {end:g} s"
+                f" (expected more than {end:g}, or no duration for {end + SETTLE:g})",
+            )
+        self._check_expect()
+        return self
+
+    def _check_fault_names(self) -> None:
+        first: dict[str, int] = {}
+        for index, step in enumerate(self.steps):
+            if step.spec is not None:
+                name = step.spec.resolved_name
+                if name in first:
+                    raise KeyedValueError(
+                        ("steps", index, step.action, "name"),
+                        f"fault name {name!r} is already used by steps[{first[name]}]"
+                        " (expected a name: unique in the file)",
+                    )
+                first[name] = index
+
+    def _check_restores(self) -> None:
+        faults = {fault.name: fault for fault in self.fault_steps()}
+        restored_by = {  # fault name -> what restores it
+            name: f"its hold (steps[{fault.step}].hold)"
+            for name, fault in faults.items()
+            if self.steps[fault.step].hold is not None
+        }
+        for index, step in enumerate(self.steps):
+            name = step.restore
+            if name is None:
+                continue
+            key = ("steps", index, "restore")
+            if name not in faults:
+                raise KeyedValueError(key, f"unknown fault {name!r} ({_expected(faults, 'fault steps')})")
+            applied = faults[name].at
+            if step.at <= applied:
+                raise KeyedValueError(
+                    key, f"restore at {step.at:g} s is not after fault {name!r} at {applied:g} s"
+                    f" (expected at: greater than {applied:g})",
+                )
+            if name in restored_by:
+                raise KeyedValueError(key, f"fault {name!r} is already restored by {restored_by[name]}")
+            restored_by[name] = f"steps[{index}]"
+
+    def _check_expect(self) -> None:
+        faults = {fault.name: fault for fault in self.fault_steps()}
+        refs: list[tuple[KeyPath, str]] = [
+            (("expect", key, "after"), getattr(self.expect, key).after)
+            for key in _FAULT_REFS
+            if getattr(self.expect, key) is not None
+        ]
+        refs += [(("expect", "path_states", i, "after"), e.after) for i, e in enumerate(self.expect.path_states)]
+        for key, name in refs:
+            if name not in faults:
+                raise KeyedValueError(key, f"unknown fault {name!r} ({_expected(faults, 'fault steps')})")
+        failback = self.expect.failback
+        if failback is not None and faults[failback.after].ends_at is None:
+            raise KeyedValueError(
+                ("expect", "failback", "after"),
+                f"fault {failback.after!r} is never restored"
+                " (expected a hold: on its step or a restore: step, so that data can fail back)",
+            )
+        failover, no_failover = self.expect.failover, self.expect.no_failover
+        if failover is not None and no_failover is not None and failover.after == no_failover.after:
+            raise KeyedValueError(
+                ("expect", "no_failover", "after"),
+                f"expect.failover already expects a failover after fault {failover.after!r}",
+            )
+
+    def fault_steps(self) -> list[FaultStep]:
+        """Every fault of the timeline in file order, with its restore time (by ``hold`` or a restore step)."""
+        restores = {step.restore: step.at for step in self.steps if step.restore is not None}
+        faults = []
+        for index, step in enumerate(self.steps):
+            if step.spec is not None:
+                name = step.spec.resolved_name
+                restore_at = step.at + step.hold if step.hold is not None else restores.get(name)
+                faults.append(FaultStep(name, step.at, step.spec, restore_at, index))
+        return faults
+
+    @property
+    def steps_end(self) -> float:
+        """When the last step is done: the latest ``at``, restore, flap cycle or wait timeout (0 without steps)."""
+        times = [step.at for step in self.steps]
+        times += [step.at + step.wait.timeout for step in self.steps if step.wait is not None]
+        times += [end for fault in self.fault_steps() if (end := fault.ends_at) is not None]
+        return max(times, default=0.0)
+
+    @property
+    def effective_duration(self) -> float:
+        """Seconds of traffic: ``traffic.duration``, or :attr:`steps_end` + :data:`SETTLE`."""
+        return self.traffic.duration if self.traffic.duration is not None else self.steps_end + SETTLE
+
+    def plan(self) -> list[tuple[float, Action]]:
+        """The timeline as ``(at, action)``, sorted by time; a ``hold`` becomes a :class:`RestoreFault`.
+
+        At one time, restores come first (a link is free again before a new
+        fault takes it), then the other actions in file order.
+        """
+        entries: list[tuple[float, int, int, Action]] = []  # (at, 0 = restore / 1 = other, step, action)
+        for fault in self.fault_steps():
+            entries.append((fault.at, 1, fault.step, ApplyFault(fault.name, fault.fault)))
+            hold = self.steps[fault.step].hold
+            if hold is not None:
+                entries.append((fault.at + hold, 0, fault.step, RestoreFault(fault.name)))
+        for index, step in enumerate(self.steps):
+            if step.restore is not None:
+                entries.append((step.at, 0, index, RestoreFault(step.restore)))
+            elif step.primary is not None:
+                entries.append((step.at, 1, index, SetPrimary(step.primary)))
+            elif step.wait is not None:
+                entries.append((step.at, 1, index, step.wait))
+        entries.sort(key=lambda entry: entry[:3])
+        return [(at, action) for at, _, _, action in entries]
+
+
+def _expected(names: Collection[str], what: str) -> str:
+    return f"expected one of: {', '.join(names)}" if names else f"there are no {what}"
+
+
+# -- loading --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A scenario file checked against its topology."""
+
+    scenario: Scenario
+    topology: Topology
+    topology_file: Path
+    file: Path
+
+
+def read_scenario(path: Path) -> tuple[Scenario, LineMap]:
+    """Load and validate the scenario file at ``path`` on its own (no topology); also its :class:`LineMap`.
+
+    ``name`` defaults to the file's stem. :class:`ConfigError` on any problem.
+    """
+    data, lines = load_yaml(path)
+    if isinstance(data, dict) and "name" not in data:
+        data = {"name": path.stem, **data}
+    try:
+        return Scenario.model_validate(data), lines
+    except ValidationError as exc:
+        raise validation_error(exc, model=Scenario, file=path, lines=lines) from exc
+
+
+def check_names(
+    scenario: Scenario,
+    *,
+    links: Mapping[str, Collection[str]],
+    paths: Collection[str],
+    nodes: Collection[str],
+    lines: LineMap,
+    file: str | Path,
+) -> None:
+    """Check the scenario's link, path and node names against a topology's.
+
+    ``links`` maps each link name to the names of the nodes on it; ``lines``
+    and ``file`` locate the error. :class:`ConfigError` at the first unknown
+    name, listing the known ones.
+    """
+
+    def fail(path: KeyPath, message: str) -> NoReturn:
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+        raise ConfigError(message, file=file, key=key, line=lines.line_of(path))
+
+    def check_path(key: KeyPath, name: str) -> None:
+        if name not in paths:
+            fail(key, f"unknown path {name!r} ({_expected(paths, 'paths')})")
+
+    for index, step in enumerate(scenario.steps):
+        at = ("steps", index, step.action)
+        spec = step.spec
+        if spec is not None:
+            if spec.link not in links:
+                fail((*at, "link"), f"unknown link {spec.link!r} ({_expected(links, 'links')})")
+            if isinstance(spec, (LinkDownFault, RouteWithdrawalFault, FlapFault)):
+                default = "" if "node" in spec.model_fields_set else " (the default)"
+                if spec.node not in nodes:
+                    fail((*at, "node"), f"unknown node {spec.node!r}{default} ({_expected(nodes, 'nodes')})")
+                if spec.node not in links[spec.link]:
+                    fail((*at, "node"), f"node {spec.node!r}{default} is not on link {spec.link!r}"
+                                        f" ({_expected(links[spec.link], 'nodes')})")
+        elif step.primary is not None:
+            check_path(at, step.primary)
+        elif step.wait is not None:
+            check_path((*at, "path"), step.wait.path)
+    if scenario.expect.failover is not None:
+        check_path(("expect", "failover", "to"), scenario.expect.failover.to)
+    for index, state in enumerate(scenario.expect.path_states):
+        check_path(("expect", "path_states", index, "path"), state.path)
+
+
+def load_scenario(path: Path, *, topology_dirs: Sequence[Path]) -> LoadedScenario:
+    """Load the scenario file at ``path``, its topology, and check the one against the other.
+
+    ``topology:`` is a path relative to the scenario file if it contains
+    ``/`` or ends in ``.yaml``, else a name looked up as ``<name>.yaml`` in the
+    scenario's directory, then in ``topology_dirs``. Errors in the topology
+    file itself are reported against that file.
+    """
+    scenario, lines = read_scenario(path)
+    value, line = scenario.topology, lines.line_of(("topology",))
+    if "/" in value or value.endswith(".yaml"):
+        topology_file = path.parent / value
+        if not topology_file.is_file():
+            raise ConfigError(f"no such file: {topology_file}", file=path, key="topology", line=line)
+    else:
+        try:
+            topology_file = resolve_topology_path(value, [path.parent, *topology_dirs])
+        except ConfigError as err:
+            raise ConfigError(err.reason, file=path, key="topology", line=line) from err
+    topology = load_topology(topology_file)
+    check_names(
+        scenario,
+        links={name: link.nodes() for name, link in topology.links.items()},
+        paths=topology.path_map,
+        nodes=topology.nodes,
+        lines=lines,
+        file=path,
+    )
+    return LoadedScenario(scenario, topology, topology_file, path)
