@@ -17,6 +17,8 @@ Fixtures are thin ``with ...: yield`` wrappers over the library:
 - ``lab_evidence``: application, kernel (path-state timeline) and wire evidence
 - ``link_faults``: ``link_faults.blackhole(LINK)``, ``.impair(LINK, delay_ms=80)``, ``.link_down(...)``,
   ``.withdraw_route(...)``, ``.flap(...)``: context managers that undo exactly
+
+Scenario files (``scenarios/*.yaml``) are collected as tests too (lab/scenario/collect.py).
 """
 
 from __future__ import annotations
@@ -126,6 +128,15 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     except LabError as err:
         print(f"sctplab: {err}", file=sys.stderr)
         return int(pytest.ExitCode.INTERNAL_ERROR)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Every YAML file in a ``scenarios`` directory is a scenario test (lab/scenario/collect.py)."""
+    from lab.scenario.collect import ScenarioFile, is_scenario_file
+
+    if is_scenario_file(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -176,10 +176,13 @@ class ImpairFault(LinkImpairment, _Fault):
 
 
 class LinkDownFault(_Fault):
-    """Administratively down ``node``'s interface on the link (``near``) or its peer's (``far``)."""
+    """Administratively down ``node``'s interface on the link (``near``) or its peer's (``far``).
+
+    ``node`` defaults to the node at the link's end ``a``.
+    """
 
     kind: Literal["link-down"] = "link-down"
-    node: str = "client"
+    node: str | None = None
     side: Literal["near", "far"] = "near"
 
     def to_fault(self) -> LinkDown:
@@ -207,7 +210,7 @@ class FlapFault(_Fault):
     count: int = Field(default=3, ge=1)
     period: float = Field(default=2.0, gt=0)
     duty: float = Field(default=0.5, gt=0, lt=1)
-    node: str = "client"
+    node: str | None = None
     side: Literal["near", "far"] = "near"
 
     @property
@@ -339,10 +342,9 @@ class Traffic(_Model):
 
     rate: float = Field(default=100, gt=0, le=10_000)
     size: int = Field(default=100, ge=32, le=65_000)
-    streams: int = Field(default=1, ge=1, le=64)
+    streams: int = Field(default=1, ge=1, le=10)  # the kernel's default number of outbound streams
     ppid: int = Field(default=0, ge=0, le=2**32 - 1)
     duration: Annotated[float, Field(gt=0)] | None = None
-    style: Literal["one-to-one", "one-to-many"] = "one-to-one"
 
 
 class Delivery(_Model):
@@ -684,7 +686,7 @@ def check_names(
         if spec is not None:
             if spec.link not in links:
                 fail((*at, "link"), f"unknown link {spec.link!r} ({_expected(links, 'links')})")
-            if isinstance(spec, (LinkDownFault, RouteWithdrawalFault, FlapFault)):
+            if isinstance(spec, (LinkDownFault, RouteWithdrawalFault, FlapFault)) and spec.node is not None:
                 default = "" if "node" in spec.model_fields_set else " (the default)"
                 if spec.node not in nodes:
                     fail((*at, "node"), f"unknown node {spec.node!r}{default} ({_expected(nodes, 'nodes')})")
@@ -705,8 +707,8 @@ def load_scenario(path: Path, *, topology_dirs: Sequence[Path]) -> LoadedScenari
     """Load the scenario file at ``path``, its topology, and check the one against the other.
 
     ``topology:`` is a path relative to the scenario file if it contains
-    ``/`` or ends in ``.yaml``, else a name looked up as ``<name>.yaml`` in the
-    scenario's directory, then in ``topology_dirs``. Errors in the topology
+    ``/`` or ends in ``.yaml``, else a name looked up as ``<name>.yaml`` in
+    ``topology_dirs``. Errors in the topology
     file itself are reported against that file.
     """
     scenario, lines = read_scenario(path)
@@ -717,7 +719,7 @@ def load_scenario(path: Path, *, topology_dirs: Sequence[Path]) -> LoadedScenari
             raise ConfigError(f"no such file: {topology_file}", file=path, key="topology", line=line)
     else:
         try:
-            topology_file = resolve_topology_path(value, [path.parent, *topology_dirs])
+            topology_file = resolve_topology_path(value, list(topology_dirs))
         except ConfigError as err:
             raise ConfigError(err.reason, file=path, key="topology", line=line) from err
     topology = load_topology(topology_file)

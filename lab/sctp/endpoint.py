@@ -27,6 +27,7 @@ import sctp
 from lab.errors import EndpointError
 from lab.events import ERROR, EventLog
 from lab.kernel.network import Network
+from lab.sctp import sockopt
 from lab.sctp.addresses import canonical
 from lab.sctp.states import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
 from lab.sctp.traffic import Arrival, decode, encode
@@ -279,23 +280,30 @@ class Client(Endpoint):
     def peer_port(self) -> int:
         return self.server_port
 
-    def start_sending(self, *, rate: float, size: int) -> None:
-        """Send one message every 1/rate s until :meth:`stop_sending`."""
+    def start_sending(self, *, rate: float, size: int, streams: int = 1, ppid: int = 0) -> None:
+        """Send one message every 1/rate s until :meth:`stop_sending`: message n on stream n % streams."""
         self.rate = rate
-        self._sender = threading.Thread(target=self._send_loop, args=(rate, size), name="client-send", daemon=True)
+        self._sender = threading.Thread(target=self._send_loop, args=(rate, size, streams, ppid), name="client-send",
+                                        daemon=True)
         self._sender.start()
 
-    def _send_loop(self, rate: float, size: int) -> None:
+    def _send_loop(self, rate: float, size: int, streams: int, ppid: int) -> None:
         assert self.sock is not None
         interval = 1.0 / rate
         start = time.monotonic()
         while not self._stop_sending.wait(max(0.0, start + self.sent * interval - time.monotonic())):
             try:
-                self.sock.sctp_send(encode(self.sent, time.monotonic(), size))
+                sockopt.send(self.sock, encode(self.sent, time.monotonic(), size), ppid=ppid,
+                             stream=self.sent % streams)
             except OSError as err:
                 self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
                 return
             self.sent += 1
+
+    def set_primary(self, peer: IPAddress | str) -> None:
+        """Make ``peer`` (one of the server's addresses) the primary: new data goes there (SCTP_PRIMARY_ADDR)."""
+        assert self.sock is not None
+        sockopt.set_primary(self.sock, 0, str(peer), self.server_port)
 
     def stop_sending(self) -> int:
         """Stop the sender; return how many messages were sent."""

@@ -40,6 +40,7 @@ class EndpointPair:
     log: EventLog
     server: Server
     client: Client
+    streams: int = 1  # of the running traffic: order is kept per stream
 
     @property
     def setup_timeout(self) -> float:
@@ -89,8 +90,10 @@ class EndpointPair:
         self.wait_delivered(messages)
         return self.client.path_info(self.client.primary()).rto_ms
 
-    def start_traffic(self, *, rate: float = 100.0, size: int = 100) -> None:
-        self.client.start_sending(rate=rate, size=size)
+    def start_traffic(self, *, rate: float = 100.0, size: int = 100, streams: int = 1, ppid: int = 0) -> None:
+        """The client starts sending numbered messages (message n on stream n % streams, with ``ppid``)."""
+        self.streams = streams
+        self.client.start_sending(rate=rate, size=size, streams=streams, ppid=ppid)
 
     def delivered(self) -> int:
         return len({a.seq for a in self.server.arrivals})
@@ -140,7 +143,7 @@ class EndpointPair:
         """Stop sending, wait for every sent message to arrive, and analyse the deliveries."""
         sent = self.client.stop_sending()
         self.wait_delivered(sent)
-        return analyse(sent, list(self.server.arrivals))
+        return analyse(sent, list(self.server.arrivals), streams=self.streams)
 
 
 def _is_comm_up(side: str, event: Event) -> bool:

@@ -116,6 +116,7 @@ __all__ = [
 IPPROTO_SCTP = 132
 
 # Socket options (level IPPROTO_SCTP).
+SCTP_PRIMARY_ADDR = 6
 SCTP_PEER_ADDR_PARAMS = 9
 SCTP_STATUS = 14
 SCTP_GET_PEER_ADDR_INFO = 15
@@ -678,6 +679,12 @@ def set_heartbeat(
     value = _PADDRPARAMS.pack(assoc_id, pack_sockaddr(addr, port), interval_ms or 0, 0, 0, 0, flags, 0, 0)
     _setsockopt(sock, SCTP_PEER_ADDR_PARAMS, "SCTP_PEER_ADDR_PARAMS", value,
                 f"heartbeat {'on' if enable else 'off'} interval {interval_ms} ms, {_where(assoc_id, addr, port)}")
+
+
+def set_primary(sock: _HasFileno, assoc_id: int, addr: str, port: int) -> None:
+    """SCTP_PRIMARY_ADDR: send new data to the peer's ``addr`` (struct sctp_prim, packed)."""
+    _setsockopt(sock, SCTP_PRIMARY_ADDR, "SCTP_PRIMARY_ADDR",
+                struct.pack("=i", assoc_id) + pack_sockaddr(addr, port), _where(assoc_id, addr, port))
 
 
 def get_thresholds(sock: _HasFileno, assoc_id: int, addr: str, port: int) -> tuple[int, int]:

@@ -118,24 +118,30 @@ class DeliveryReport:
         )
 
 
-def analyse(sent: int, arrivals: Sequence[Arrival]) -> DeliveryReport:
-    """Check ``arrivals`` (in receive order) against ``sent`` messages numbered 0..sent-1."""
+def analyse(sent: int, arrivals: Sequence[Arrival], *, streams: int = 1) -> DeliveryReport:
+    """Check ``arrivals`` (in receive order) against ``sent`` messages numbered 0..sent-1.
+
+    Message n travelled on stream ``n % streams``; SCTP orders each stream on
+    its own, so a message is reordered when it arrives after a later one of
+    its own stream.
+    """
     copies = Counter(a.seq for a in arrivals)
     outside = sorted(seq for seq in copies if not 0 <= seq < sent)
     if outside:
         raise ValueError(f"arrivals with seq {outside[:5]} outside 0..{sent - 1}")
     first: list[Arrival] = []
     reordered: list[int] = []
-    highest = -1
+    highest: dict[int, int] = {}  # stream -> highest seq so far
     seen: set[int] = set()
     for a in arrivals:
         if a.seq in seen:
             continue
         seen.add(a.seq)
         first.append(a)
-        if a.seq < highest:
+        stream = a.seq % streams
+        if a.seq < highest.get(stream, -1):
             reordered.append(a.seq)
-        highest = max(highest, a.seq)
+        highest[stream] = max(highest.get(stream, -1), a.seq)
     latencies = [a.received_at - a.sent_at for a in first]
     changes: list[PeerChange] = []
     for a in arrivals:

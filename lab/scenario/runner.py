@@ -1,0 +1,210 @@
+"""Carry out a scenario: build its topology, start the association and traffic, play the timeline.
+
+:func:`run_scenario` is the one place a scenario runs, for pytest, for CI and
+for ``sctplab replay``: it returns a :class:`Run` with everything observed
+(the judging is :mod:`lab.scenario.checks`, the report
+:mod:`lab.scenario.reporting`). Time 0 is when the traffic starts; each
+step runs at its offset from it, in the calling thread (the lab's netlink
+sockets belong to the thread that opened them). An :class:`Observer` sees
+the run as it happens (the live view of ``sctplab replay``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from lab.errors import LabError, WaitTimeout
+from lab.events import EventLog
+from lab.evidence.capture import Captures, capture
+from lab.evidence.expect import Evidence
+from lab.evidence.paths import PathPoller
+from lab.faults import inject
+from lab.kernel.network import Network, build
+from lab.model.scenario import ApplyFault, LoadedScenario, RestoreFault, SetPrimary, WaitState
+from lab.sctp.pair import EndpointPair, endpoint_pair
+from lab.sctp.states import ACTIVE, INACTIVE, PF, UNCONFIRMED
+from lab.sctp.traffic import DeliveryReport, analyse
+
+__all__ = ["Observer", "Run", "StepDone", "run_scenario", "PATH_STATE_CODES"]
+
+#: Scenario state names -> kernel path states (``unreachable`` is INACTIVE).
+PATH_STATE_CODES = {"active": ACTIVE, "pf": PF, "unreachable": INACTIVE, "unconfirmed": UNCONFIRMED}
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """A step as carried out: ``at`` on the monotonic clock, ``action`` as in the file, ``ok`` False if it failed."""
+
+    at: float
+    action: str
+    detail: str
+    ok: bool = True
+
+
+class Observer(Protocol):
+    """Hooks into a running scenario (all optional in effect: :class:`_Quiet` does nothing)."""
+
+    def ready(self, run: Run) -> None:
+        """The association is up and confirmed; traffic is about to start."""
+
+    def before_step(self, at: float, detail: str) -> None:
+        """About to carry out the step planned at ``at`` s (may block: ``replay --step``)."""
+
+    def step(self, done: StepDone) -> None:
+        """A step was carried out."""
+
+
+class _Quiet:
+    def ready(self, run: Run) -> None:
+        pass
+
+    def before_step(self, at: float, detail: str) -> None:
+        pass
+
+    def step(self, done: StepDone) -> None:
+        pass
+
+
+@dataclass
+class Run:
+    """What one scenario run observed; filled in as it goes."""
+
+    loaded: LoadedScenario
+    folder: Path
+    net: Network
+    pair: EndpointPair
+    evidence: Evidence
+    captures: Captures
+    t0: float = 0.0  # traffic start (monotonic)
+    steps: list[StepDone] = field(default_factory=list)
+    applied: dict[str, float] = field(default_factory=dict)  # fault name -> when applied
+    restored: dict[str, float] = field(default_factory=dict)  # fault name -> when undone
+    rto_at: dict[str, int] = field(default_factory=dict)  # fault name -> the primary's RTO (ms) just before it
+    end: float = 0.0
+    delivery: DeliveryReport | None = None
+    errors: list[str] = field(default_factory=list)  # steps that could not be carried out
+
+    @property
+    def log(self) -> EventLog:
+        return self.pair.log
+
+    def clock(self, monotonic: float) -> float:
+        """Seconds since the traffic started."""
+        return monotonic - self.t0
+
+    def association_lost(self) -> bool:
+        return any(e.kind == "assoc" and e.detail == "COMM_LOST" for e in self.log.events())
+
+
+def _describe(action: object) -> str:
+    if isinstance(action, ApplyFault):
+        return f"{action.name}: {action.fault.to_fault().describe()}"
+    if isinstance(action, RestoreFault):
+        return f"restore {action.name}"
+    if isinstance(action, SetPrimary):
+        return f"primary -> {action.path}"
+    if isinstance(action, WaitState):
+        return f"wait until the {action.side} sees {action.path} {action.state} (at most {action.timeout:g} s)"
+    raise TypeError(action)
+
+
+def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
+    """Carry out the plan, then keep the traffic going until the scenario's duration."""
+    scenario, pair = run.loaded.scenario, run.pair
+    topology = run.loaded.topology
+    with ExitStack() as faults:
+        undo: dict[str, ExitStack] = {}
+        for at, action in scenario.plan():
+            detail = _describe(action)
+            observer.before_step(at, detail)
+            if cancel.wait(max(0.0, run.t0 + at - time.monotonic())):
+                return
+            ok = True
+            if isinstance(action, ApplyFault):
+                run.rto_at[action.name] = pair.client.path_info(pair.client.primary()).rto_ms
+                own = ExitStack()
+                own.enter_context(inject(run.net, action.fault.to_fault(), log=run.log))
+                run.applied[action.name] = time.monotonic()
+                undo[action.name] = own
+                faults.callback(lambda name=action.name: _undo(run, undo, name))  # type: ignore[misc]
+            elif isinstance(action, RestoreFault):
+                _undo(run, undo, action.name)
+            elif isinstance(action, SetPrimary):
+                pair.client.set_primary(topology.path_addresses(action.path)[1])
+                run.log.add("lab", "primary", detail)
+            else:
+                peer = topology.path_addresses(action.path)[1 if action.side == "client" else 0]
+                try:
+                    pair.wait_path_state(action.side, peer, PATH_STATE_CODES[action.state], timeout=action.timeout)
+                except WaitTimeout as err:
+                    ok = False
+                    run.errors.append(f"step at {at:g} s: {err}")
+            done = StepDone(time.monotonic(), "fault" if isinstance(action, ApplyFault) else
+                            "restore" if isinstance(action, RestoreFault) else
+                            "primary" if isinstance(action, SetPrimary) else "wait", detail, ok)
+            run.steps.append(done)
+            observer.step(done)
+        cancel.wait(max(0.0, run.t0 + scenario.effective_duration - time.monotonic()))
+
+
+def _undo(run: Run, undo: dict[str, ExitStack], name: str) -> None:
+    stack = undo.pop(name, None)
+    if stack is not None:
+        stack.close()
+        run.restored[name] = time.monotonic()
+
+
+def _stop_traffic(run: Run) -> DeliveryReport:
+    """Stop sending; wait for the deliveries unless the association is gone; analyse."""
+    pair = run.pair
+    if not run.association_lost():
+        try:
+            return pair.stop_traffic()
+        except WaitTimeout:
+            pass  # what never arrived is reported as lost
+    sent = pair.client.stop_sending()
+    return analyse(sent, list(pair.server.arrivals), streams=run.loaded.scenario.traffic.streams)
+
+
+def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | None = None,
+                 cancel: threading.Event | None = None) -> Run:
+    """Run the scenario; leave its captures and timeline in ``folder``; return what was observed.
+
+    Kernel objects are all undone before this returns, also on failure or
+    Ctrl-C. A step that cannot be carried out is recorded in
+    :attr:`Run.errors` (the verdict fails); lab errors propagate.
+    """
+    observer = observer or _Quiet()
+    cancel = cancel or threading.Event()
+    scenario = loaded.scenario
+    folder.mkdir(parents=True, exist_ok=True)
+    log = EventLog()
+    with ExitStack() as stack:
+        net = stack.enter_context(build(loaded.topology))
+        captures = stack.enter_context(capture(net, folder))
+        pair = stack.enter_context(endpoint_pair(net, profile=scenario.profile, log=log))
+        poller = stack.enter_context(PathPoller(pair))
+        evidence = Evidence(pair, folder=folder, captures=captures, poller=poller)
+        run = Run(loaded, folder, net, pair, evidence, captures)
+        try:
+            pair.wait_all_paths_active()
+        except WaitTimeout as err:
+            run.errors.append(f"before the traffic: {err}")
+        observer.ready(run)
+        traffic = scenario.traffic
+        pair.start_traffic(rate=traffic.rate, size=traffic.size, streams=traffic.streams, ppid=traffic.ppid)
+        run.t0 = time.monotonic()
+        try:
+            _play(run, observer, cancel)
+        finally:
+            run.end = time.monotonic()
+            run.delivery = _stop_traffic(run)
+            evidence.save(run.delivery)
+    if run.delivery is None:
+        raise LabError("the run ended without a delivery report")
+    return run
