@@ -4,7 +4,8 @@ Each capture file is read once with scapy's SCTP layers; only a small
 :class:`Chunk` record per chunk is kept, never the packets. Both ends of a
 link capture the same packet, so every query that counts packets picks one
 end: a chunk is counted where it *left* its sender (``direction="out"``) or
-where it *arrived* (``direction="in"``), never both.
+where it *arrived* (``direction="in"``), never both. At a router's end of a
+link the endpoints' packets are only passing (``direction="through"``).
 
 Caveat for fault tests: netem drops on a sender's egress happen before the
 capture tap, so a packet netem dropped there is seen nowhere, not even
@@ -61,7 +62,7 @@ __all__ = [
     "SHUTDOWN_KINDS",
 ]
 
-Direction = Literal["out", "in"]
+Direction = Literal["out", "in", "through"]
 
 # Looked up by EXACT class: scapy's HEARTBEAT-ACK subclasses HEARTBEAT,
 # INIT-ACK subclasses INIT and COOKIE-ECHO subclasses ERROR, so an
@@ -148,7 +149,8 @@ def _chunks_of(packet: Packet, at: float, point: str, local: frozenset[str]) -> 
     if ip is None:
         return []
     src, dst = canonical(ip.src), canonical(ip.dst)
-    direction: Direction = "out" if src in local else "in"
+    # at a router's end of a link, a packet between the endpoints is only passing through
+    direction: Direction = "out" if src in local else "in" if dst in local else "through"
     found: list[Chunk] = []
     layer = sctp.payload
     while isinstance(layer, Packet) and type(layer).__name__.startswith("SCTPChunk"):

@@ -21,14 +21,16 @@ from typing import Protocol
 from lab.errors import LabError, WaitTimeout
 from lab.events import EventLog
 from lab.evidence.capture import Captures, capture
-from lab.evidence.expect import Evidence
+from lab.evidence.expect import Evidence, expect_every_peer_address_heartbeated
 from lab.evidence.paths import PathPoller
 from lab.faults import inject
+from lab.kernel.choice import kernel_tick
 from lab.kernel.network import Network, build
 from lab.model.scenario import ApplyFault, LoadedScenario, RestoreFault, SetPrimary, WaitState
 from lab.sctp.pair import EndpointPair, endpoint_pair
 from lab.sctp.states import ACTIVE, INACTIVE, PF, UNCONFIRMED
 from lab.sctp.traffic import DeliveryReport, analyse
+from lab.timing import heartbeat_window
 
 __all__ = ["Observer", "Run", "StepDone", "run_scenario", "PATH_STATE_CODES"]
 
@@ -86,6 +88,8 @@ class Run:
     restored: dict[str, float] = field(default_factory=dict)  # fault name -> when undone
     rto_at: dict[str, int] = field(default_factory=dict)  # fault name -> the primary's RTO (ms) just before it
     end: float = 0.0
+    heartbeats: str = ""  # the matrix as seen before the traffic, or why it was incomplete (AssertionError text)
+    heartbeats_complete: bool | None = None  # None: not asked for
     delivery: DeliveryReport | None = None
     errors: list[str] = field(default_factory=list)  # steps that could not be carried out
 
@@ -159,6 +163,21 @@ def _undo(run: Run, undo: dict[str, ExitStack], name: str) -> None:
         run.restored[name] = time.monotonic()
 
 
+def _heartbeat_matrix(run: Run) -> None:
+    """Wait (one heartbeat period at most) until both ends heartbeated every peer address, before any DATA.
+
+    While DATA flows on a path it is not heartbeated, so this is checked now.
+    """
+    within = heartbeat_window(run.loaded.scenario.profile, tick=kernel_tick())
+    try:
+        matrix = expect_every_peer_address_heartbeated(run.evidence, within=within)
+    except AssertionError as err:
+        run.heartbeats, run.heartbeats_complete = str(err), False
+    else:
+        run.heartbeats_complete = True
+        run.heartbeats = "; ".join(f"{s} -> {d}: {n} sent, {a} acked" for (s, d), (n, a) in sorted(matrix.items()))
+
+
 def _stop_traffic(run: Run) -> DeliveryReport:
     """Stop sending; wait for the deliveries unless the association is gone; analyse."""
     pair = run.pair
@@ -195,6 +214,8 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
             pair.wait_all_paths_active()
         except WaitTimeout as err:
             run.errors.append(f"before the traffic: {err}")
+        if scenario.expect.heartbeat_matrix:
+            _heartbeat_matrix(run)
         observer.ready(run)
         traffic = scenario.traffic
         pair.start_traffic(rate=traffic.rate, size=traffic.size, streams=traffic.streams, ppid=traffic.ppid)
@@ -207,4 +228,5 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
             evidence.save(run.delivery)
     if run.delivery is None:
         raise LabError("the run ended without a delivery report")
+    evidence.refresh()  # the captures are complete now; anything read earlier was partial
     return run

@@ -295,7 +295,7 @@ class Client(Endpoint):
             try:
                 sockopt.send(self.sock, encode(self.sent, time.monotonic(), size), ppid=ppid,
                              stream=self.sent % streams)
-            except OSError as err:
+            except (OSError, sockopt.SockoptError) as err:
                 self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
                 return
             self.sent += 1
