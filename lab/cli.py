@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 from lab.errors import LabError
 
 if TYPE_CHECKING:
+    from lab.model.scenario import LoadedScenario
     from lab.sctp.profile import TimerProfile
 
 __all__ = ["main"]
@@ -32,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--profile", default="fast", help="SCTP timer profile (default: fast)")
     demo.add_argument("--rate", type=float, default=100.0, help="messages per second (default: 100)")
     demo.add_argument("--hold", type=float, default=3.0, help="seconds of traffic before, during and after the fault")
+    replay = commands.add_parser("replay", help="run a scenario file with a live view; write report.json and timeline.png")
+    replay.add_argument("scenario", help="a scenario file, e.g. scenarios/primary-blackhole.yaml")
+    replay.add_argument("--step", action="store_true", help="pause before each step until Enter is pressed")
+    replay.add_argument("--out", default=None, metavar="DIR",
+                        help="where the report, picture and captures go (default: artifacts/replay/<scenario>)")
     commands.add_parser("doctor", help="what this kernel can do, and whether a guest kernel is available")
     return parser
 
@@ -62,13 +69,65 @@ def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
     return topology, get_profile(args.profile)
 
 
+def _scenario(args: argparse.Namespace) -> "LoadedScenario":
+    """Load and check the scenario and its topology (before any guest boots)."""
+    from lab.model.scenario import load_scenario
+
+    dirs = [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"]
+    return load_scenario(Path(args.scenario), topology_dirs=dirs)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from lab.scenario.checks import judge
+    from lab.scenario.reporting import build_report, write_report
+    from lab.scenario.runner import run_scenario
+    from lab.ui.live import LiveView
+    from lab.ui.verdict import show_verdict
+
+    loaded = _scenario(args)
+    console = Console(highlight=False)
+    folder = Path(args.out) if args.out else Path.cwd() / "artifacts" / "replay" / loaded.scenario.name
+    console.print(f"[bold]{loaded.scenario.name}[/]: {loaded.scenario.description}")
+    console.print(f"topology {loaded.topology.name} ({loaded.topology_file}), profile "
+                  f"{loaded.scenario.profile.describe()}", markup=False)
+    live = os.environ.get("SCTPLAB_LIVE", "1" if console.is_terminal else "0") == "1"
+    view = LiveView(loaded, console=console, live=live, step_mode=args.step)
+    try:
+        run = run_scenario(loaded, folder=folder, observer=view)
+    finally:
+        view.close()
+    report = build_report(run, judge(run))
+    path = write_report(report, folder)
+    show_verdict(console, report, path)
+    return 0 if report.verdict == "pass" else 1
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         return _doctor()
+    if args.command == "replay":
+        return _replay(args)
     from lab.demo import run_demo
 
     topology, profile = _demo_inputs(args)
     return 0 if run_demo(topology, profile, rate=args.rate, hold=args.hold) else 1
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    if args.command == "replay":
+        _scenario(args)
+    else:
+        _demo_inputs(args)
+
+
+def _guest_environment(args: argparse.Namespace) -> dict[str, str]:
+    """Our environment, plus what the guest's terminal cannot know: our size, and whether we are one."""
+    size = shutil.get_terminal_size()
+    live = "1" if sys.stdout.isatty() and not os.environ.get("CI") else "0"
+    return {**os.environ, "COLUMNS": str(size.columns), "LINES": str(size.lines),
+            "SCTPLAB_LIVE": os.environ.get("SCTPLAB_LIVE", live)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "doctor":
             from lab.kernel.choice import choose_kernel
 
-            _demo_inputs(args)
+            _check_inputs(args)
 
             from lab.kernel.caps import in_guest
 
@@ -89,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if choice.where == "guest":
                 from lab.guest import run_in_guest
 
-                return run_in_guest([sys.executable, "-m", "lab", *argv], timeout=args.guest_timeout, kernel=choice.guest)
+                return run_in_guest([sys.executable, "-m", "lab", *argv], timeout=args.guest_timeout, kernel=choice.guest,
+                                    env=_guest_environment(args), stdin=args.command == "replay" and args.step)
         return _run(args)
     except LabError as err:
         print(f"sctplab: error: {err}", file=sys.stderr)

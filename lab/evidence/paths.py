@@ -90,6 +90,10 @@ class PathPoller:
             self.samples.append(sample)
             self._last[key] = sample
 
+    def latest(self, side: str, peer: str) -> PathSample | None:
+        """The most recent reading of ``side``'s path to ``peer`` (None before the first)."""
+        return self._last.get((side, peer))
+
     def states(self, side: str, peer: str) -> list[tuple[float, str]]:
         """(time, state) each time the polled state of ``side``'s path to ``peer`` changed."""
         out: list[tuple[float, str]] = []

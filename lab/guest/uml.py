@@ -134,6 +134,7 @@ def run_in_guest(
     grace: float = 30.0,
     memory: str = "1G",
     kernel: GuestKernel | None = None,
+    stdin: bool = False,
 ) -> int:
     """Run ``argv`` in a fresh guest and return its exit status.
 
@@ -173,6 +174,8 @@ def run_in_guest(
         console_out_w = -1
         relay = _Relay(console_out_r)
         relay.start()
+        if stdin:
+            threading.Thread(target=_forward_stdin, args=(console_in_w,), name="guest-stdin", daemon=True).start()
         interrupted = _supervise(proc, console_in_w, timeout=timeout, grace=grace)
         relay.join(timeout=5)
         status_file = exchange / "status"
@@ -198,6 +201,15 @@ def run_in_guest(
                 except OSError:
                     pass
         shutil.rmtree(exchange, ignore_errors=True)
+
+
+def _forward_stdin(console: int) -> None:
+    """Copy our stdin to the guest's console until either ends."""
+    try:
+        while chunk := os.read(sys.stdin.fileno(), 4096):
+            os.write(console, chunk)
+    except (OSError, ValueError):
+        pass  # the guest is gone, or there is no stdin
 
 
 def _supervise(proc: subprocess.Popen[bytes], console: int, *, timeout: float | None, grace: float) -> str | None:

@@ -32,7 +32,7 @@ from lab.sctp.states import ACTIVE, INACTIVE, PF, UNCONFIRMED
 from lab.sctp.traffic import DeliveryReport, analyse
 from lab.timing import heartbeat_window
 
-__all__ = ["Observer", "Run", "StepDone", "run_scenario", "PATH_STATE_CODES"]
+__all__ = ["Observer", "Run", "StepDone", "describe_action", "run_scenario", "PATH_STATE_CODES"]
 
 #: Scenario state names -> kernel path states (``unreachable`` is INACTIVE).
 PATH_STATE_CODES = {"active": ACTIVE, "pf": PF, "unreachable": INACTIVE, "unconfirmed": UNCONFIRMED}
@@ -105,7 +105,8 @@ class Run:
         return any(e.kind == "assoc" and e.detail == "COMM_LOST" for e in self.log.events())
 
 
-def _describe(action: object) -> str:
+def describe_action(action: object) -> str:
+    """One line saying what a planned action does."""
     if isinstance(action, ApplyFault):
         return f"{action.name}: {action.fault.to_fault().describe()}"
     if isinstance(action, RestoreFault):
@@ -124,7 +125,7 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
     with ExitStack() as faults:
         undo: dict[str, ExitStack] = {}
         for at, action in scenario.plan():
-            detail = _describe(action)
+            detail = describe_action(action)
             observer.before_step(at, detail)
             if cancel.wait(max(0.0, run.t0 + at - time.monotonic())):
                 return
