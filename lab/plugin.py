@@ -218,11 +218,12 @@ def lab_network(lab_topology: Topology) -> Iterator[Network]:
 
 
 @pytest.fixture
-def lab_captures(lab_network: Network, lab_artifacts: Path) -> Iterator[Captures]:
+def lab_captures(lab_network: Network, lab_artifacts: Path, lab_events: EventLog) -> Iterator[Captures]:
     """tcpdump on both ends of every link, ready before any endpoint starts; pcaps in the artifacts."""
     with capture(lab_network, lab_artifacts) as captures:
         yield captures
-    lossy = {str(path): n for path, n in captures.dropped.items() if n}
+    downed = {str(e.data["link"]) for e in lab_events.events(kind="fault") if e.data.get("downs")}
+    lossy = captures.unexplained_drops(downed)
     if lossy:
         pytest.fail(f"the captures dropped packets, so this test's wire evidence is incomplete: {lossy}", pytrace=False)
 

@@ -331,7 +331,7 @@ def inject(net: Network, fault: Fault, *, log: EventLog | None = None) -> Iterat
         fault.apply(net)
         applied = True
         if log is not None:
-            log.add("lab", "fault", fault.describe(), link=fault.link)
+            log.add("lab", "fault", fault.describe(), link=fault.link, downs=isinstance(fault, (LinkDown, Flap)))
         yield fault
     finally:
         fault.undo(net)  # every undo tolerates a fault applied only in part

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from lab.evidence.expect import (expect_association_lost, expect_data_moved, expect_init_advertised, expect_no_abort,
                                  expect_no_data)
 from lab.kernel.choice import kernel_tick
-from lab.model.scenario import BlackholeFault, DropChunksFault, FaultSpec, FlapFault, ImpairFault, LinkDownFault
+from lab.model.scenario import BlackholeFault, DropChunksFault, FaultSpec, ImpairFault
 from lab.report.model import Check, WindowRecord
 from lab.scenario.runner import Run
 from lab.timing import Window, abort_window, alternate_data_window, failback_window, switch_stall_window
@@ -134,17 +134,11 @@ def judge(run: Run) -> Judgement:
 
 
 def _captures(run: Run) -> Check:
-    """No capture lost packets, except on links a link-down or flap took down.
-
-    An interface going down makes the kernel count as dropped, for both
-    ends' captures, packets that never crossed the link (measured: equal
-    counts at both ends, identical files); that is not missing evidence.
-    """
-    downed = {fault.fault.link for fault in run.loaded.scenario.fault_steps()
-              if isinstance(fault.fault, (LinkDownFault, FlapFault))}
-    dropped = {point.path.name: run.captures.dropped.get(point.path, 0) for point in run.captures.points}
-    failing = {name: n for name, n in dropped.items() if n and not any(name.startswith(f"{l}-") for l in downed)}
-    excused = {name: n for name, n in dropped.items() if n and name not in failing}
+    """No capture lost packets (drops on links a fault took down do not count: see Captures.unexplained_drops)."""
+    downed = {str(e.data["link"]) for e in run.log.events(kind="fault") if e.data.get("downs")}
+    failing = run.captures.unexplained_drops(downed)
+    excused = {p.path.name: n for p in run.captures.points if (n := run.captures.dropped.get(p.path, 0))
+               and p.path.name not in failing}
     seen = (f"dropped: {failing}" if failing else "none dropped") + (
         f" (on links taken down, not counted: {excused})" if excused else "")
     return Check("captures", not failing, "no packet dropped by the captures", seen)

@@ -152,10 +152,12 @@ def test_two_paths_fail_one_after_another_and_the_third_carries_on(lab_evidence:
     assert not report.lost and not report.duplicated and not report.reordered, report.summary()
     expect_no_application_error(ev)
     expect_no_abort(ev)
-    for at, path, rto in ((first_at, moved_to, r0), (second_at, last, r1)):
+    for at, path, rto, early in ((first_at, moved_to, r0, False), (second_at, last, r1, True)):
         client, server = (str(a) for a in topology.path_addresses(path))
-        expect_data_moved(ev, src=client, dst=server, after=at,
-                          within=alternate_data_window(profile, r0_ms=rto, tick=tick, interval=1 / RATE))
+        window = alternate_data_window(profile, r0_ms=rto, tick=tick, interval=1 / RATE)
+        if early:  # after the first failover the kernel's retransmission path may already be the third path
+            window = Window(0.0, window.high, window.basis + "; the third path may already carry retransmissions")
+        expect_data_moved(ev, src=client, dst=server, after=at, within=window)
     expect_no_data(ev, src=str(pair.client_address(moved_to)), dst=str(pair.server_address(moved_to)),
                    start=second_at + tick, end=second_restored, why=f"once {moved_to} is blackholed too")
 
@@ -166,6 +168,8 @@ FAMILIES = {"ipv6": {6}, "dual-stack": {4, 6}, "routed": {4}, "partial-client": 
 @pytest.mark.parametrize("families", [pytest.param(f, marks=_topology(name), id=name) for name, f in FAMILIES.items()])
 def test_init_and_init_ack_advertise_every_address_of_their_family(families: set[int], lab_evidence: Evidence) -> None:
     topology = lab_evidence.pair.net.topology
+    lab_evidence.pair.wait_all_paths_active()  # the handshake is long over, and in the captures' files
+    lab_evidence.wait_for_wire(lambda wire: wire.handshake().complete, timeout=1.0, what="the whole handshake")
     client = [str(a) for _, a in topology.addresses_of("client")]
     server = [str(a) for _, a in topology.addresses_of("server")]
     expect_init_advertised(lab_evidence, client=client, server=server)
