@@ -12,13 +12,17 @@ from pathlib import Path
 
 import pytest
 
+# Imported here, before any inner session: pytester forgets modules an inner run imported, and numpy
+# (under matplotlib) cannot be imported twice in one process.
+import lab.scenario.reporting  # noqa: F401
+
 pytestmark = [pytest.mark.kernel]
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "--lab-kernel=host"
 
 WRONG = """\
-description: Expects the data to move to the path that was cut: wrong on purpose.
+description: Expects the data to move to the path that was cut, which is wrong on purpose.
 tags: [failover]
 topology: dual-homed
 traffic: {duration: 3}
