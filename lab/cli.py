@@ -58,13 +58,17 @@ def _doctor() -> int:
     return 0
 
 
+def _topology_dirs() -> list[Path]:
+    """Where topology names are looked up: ./topologies, then the project's own."""
+    return [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"]
+
+
 def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
     """Resolve and validate the demo's files (before any guest boots)."""
     from lab.model.topology import load_topology, resolve_topology_path
     from lab.sctp.profile import get_profile
 
-    search = [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"]
-    topology = resolve_topology_path(args.topology, search)
+    topology = resolve_topology_path(args.topology, _topology_dirs())
     load_topology(topology)
     return topology, get_profile(args.profile)
 
@@ -73,8 +77,7 @@ def _scenario(args: argparse.Namespace) -> "LoadedScenario":
     """Load and check the scenario and its topology (before any guest boots)."""
     from lab.model.scenario import load_scenario
 
-    dirs = [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"]
-    return load_scenario(Path(args.scenario), topology_dirs=dirs)
+    return load_scenario(Path(args.scenario), topology_dirs=_topology_dirs())
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -122,7 +125,7 @@ def _check_inputs(args: argparse.Namespace) -> None:
         _demo_inputs(args)
 
 
-def _guest_environment(args: argparse.Namespace) -> dict[str, str]:
+def _guest_environment() -> dict[str, str]:
     """Our environment, plus what the guest's terminal cannot know: our size, and whether we are one."""
     size = shutil.get_terminal_size()
     live = "1" if sys.stdout.isatty() and not os.environ.get("CI") else "0"
@@ -149,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from lab.guest import run_in_guest
 
                 return run_in_guest([sys.executable, "-m", "lab", *argv], timeout=args.guest_timeout, kernel=choice.guest,
-                                    env=_guest_environment(args), stdin=args.command == "replay" and args.step)
+                                    env=_guest_environment(), stdin=args.command == "replay" and args.step)
         return _run(args)
     except LabError as err:
         print(f"sctplab: error: {err}", file=sys.stderr)

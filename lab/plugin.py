@@ -44,7 +44,7 @@ from lab.model.topology import Topology, load_topology, resolve_topology_path
 from lab.sctp.pair import EndpointPair, endpoint_pair
 from lab.sctp.profile import TimerProfile, get_profile
 
-__all__ = ["LinkFaults"]
+__all__ = ["LinkFaults", "artifacts_root", "topology_dirs"]
 
 _SKIP_GUEST_FOR = ("help", "version", "collectonly", "markers", "showfixtures", "fixtures_per_test")
 
@@ -172,14 +172,22 @@ def pytest_runtest_makereport(
     return report
 
 
+def artifacts_root(config: pytest.Config) -> Path:
+    """Where artifacts go: --lab-artifacts (ini lab_artifacts), relative to the rootdir."""
+    root = Path(config.getoption("--lab-artifacts") or config.getini("lab_artifacts"))
+    return root if root.is_absolute() else config.rootpath / root
+
+
+def topology_dirs(config: pytest.Config) -> list[Path]:
+    """Where topology names are looked up: ini lab_topologies, then <rootdir>/topologies, ./topologies."""
+    return [*config.getini("lab_topologies"), config.rootpath / "topologies", Path.cwd() / "topologies"]
+
+
 @pytest.fixture
 def lab_artifacts(request: pytest.FixtureRequest) -> Iterator[Path]:
     """This test's artifact folder; removed after a pass unless --lab-keep-artifacts."""
     config = request.config
-    root = Path(config.getoption("--lab-artifacts") or config.getini("lab_artifacts"))
-    if not root.is_absolute():
-        root = config.rootpath / root
-    folder = folder_for(root, request.node.nodeid)
+    folder = folder_for(artifacts_root(config), request.node.nodeid)
     request.node.stash[_ARTIFACTS] = folder
     yield folder
     reports = request.node.stash.get(_REPORTS, {})
@@ -195,8 +203,7 @@ def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:
 @pytest.fixture
 def lab_topology(request: pytest.FixtureRequest) -> Topology:
     """The topology of ``@pytest.mark.topology(NAME_OR_PATH)``, default ``dual-homed``."""
-    config = request.config
-    search = [*config.getini("lab_topologies"), config.rootpath / "topologies", Path.cwd() / "topologies"]
+    search = topology_dirs(request.config)
     return load_topology(resolve_topology_path(_marker_arg(request, "topology", "dual-homed"), search))
 
 

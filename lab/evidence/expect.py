@@ -32,6 +32,7 @@ from lab.wait import wait_until
 
 __all__ = [
     "Evidence",
+    "ExpectationError",
     "expect_init_advertised",
     "expect_every_peer_address_heartbeated",
     "expect_data_moved",
@@ -105,8 +106,16 @@ class Evidence:
             (self.folder / "delivery.txt").write_text(report.summary() + "\n")
 
 
-def _fail(expected: str, seen: str, where: str) -> AssertionError:
-    return AssertionError(f"expected {expected}; {seen}; see {where}")
+class ExpectationError(AssertionError):
+    """A failed expectation: what was expected, what was seen, where the evidence is."""
+
+    def __init__(self, expected: str, seen: str, where: str) -> None:
+        super().__init__(f"expected {expected}; {seen}; see {where}")
+        self.expected, self.seen, self.where = expected, seen, where
+
+
+def _fail(expected: str, seen: str, where: str) -> ExpectationError:
+    return ExpectationError(expected, seen, where)
 
 
 def expect_init_advertised(ev: Evidence, *, client: Iterable[str], server: Iterable[str]) -> None:

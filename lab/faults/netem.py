@@ -18,20 +18,10 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.errors import KernelError
 from lab.kernel.network import Network
+from lab.model.impairment import PARAMETERS
 
 __all__ = ["NetemParams", "NetemTable", "PARAMETERS"]
 
-#: netem parameters the lab sets, with their units (pyroute2 argument names).
-PARAMETERS = {
-    "delay_ms": "delay (ms)",
-    "jitter_ms": "delay variation (ms)",
-    "loss_pct": "loss (%)",
-    "loss_corr_pct": "loss correlation (%)",
-    "reorder_pct": "reordering (%), needs a delay",
-    "duplicate_pct": "duplication (%)",
-    "corrupt_pct": "corruption (%)",
-    "rate_kbit": "rate limit (kbit/s)",
-}
 _HANDLE = 0x10000  # 1:
 
 

@@ -16,14 +16,23 @@ from lab.model.yamlsource import KeyedValueError
 if TYPE_CHECKING:
     from lab.faults.netem import NetemParams
 
-__all__ = ["Impairment", "LinkImpairment", "NETEM_KEYS"]
+__all__ = ["Impairment", "LinkImpairment", "PARAMETERS"]
 
 _Amount = Annotated[float, Field(ge=0)]
 _Percent = Annotated[float, Field(ge=0, le=100)]
 
-#: The netem keys a file may use, in the order the documentation lists them.
-NETEM_KEYS = ("delay_ms", "jitter_ms", "loss_pct", "loss_corr_pct", "reorder_pct",
-              "duplicate_pct", "corrupt_pct", "rate_kbit")
+#: netem parameters the lab sets, with their units: the keys of a file's
+#: impairment, of :class:`~lab.faults.netem.NetemParams` and pyroute2's arguments.
+PARAMETERS = {
+    "delay_ms": "delay (ms)",
+    "jitter_ms": "delay variation (ms)",
+    "loss_pct": "loss (%)",
+    "loss_corr_pct": "loss correlation (%)",
+    "reorder_pct": "reordering (%), needs a delay",
+    "duplicate_pct": "duplication (%)",
+    "corrupt_pct": "corruption (%)",
+    "rate_kbit": "rate limit (kbit/s)",
+}
 
 
 class Impairment(BaseModel):
@@ -42,8 +51,8 @@ class Impairment(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Impairment:
-        if not any(getattr(self, key) for key in NETEM_KEYS):
-            raise KeyedValueError((), f"no impairment given (expected at least one of: {', '.join(NETEM_KEYS)})")
+        if not any(getattr(self, key) for key in PARAMETERS):
+            raise KeyedValueError((), f"no impairment given (expected at least one of: {', '.join(PARAMETERS)})")
         if self.reorder_pct and not self.delay_ms:
             raise KeyedValueError(("reorder_pct",), "reordering needs delay_ms > 0 (netem reorders by not delaying some packets)")
         if self.jitter_ms and not self.delay_ms:
@@ -56,10 +65,7 @@ class Impairment(BaseModel):
         """The kernel-side parameters."""
         from lab.faults.netem import NetemParams
 
-        return NetemParams(**{key: getattr(self, key) for key in NETEM_KEYS})
-
-    def describe(self) -> str:
-        return " ".join(f"{key}={getattr(self, key):g}" for key in NETEM_KEYS if getattr(self, key))
+        return NetemParams(**{key: getattr(self, key) for key in PARAMETERS})
 
 
 class LinkImpairment(Impairment):

@@ -314,8 +314,7 @@ class Topology(_Model):
                 raise KeyedValueError(("paths", name), f"client link {path.client!r} is IPv"
                                       f"{self._subnets[path.client].version} but server link {path.server!r} is IPv"
                                       f"{self._subnets[path.server].version} (expected one family per path)")
-            for here, there in ((path.client, path.server), (path.server, path.client)):
-                side = "client" if here == path.client else "server"
+            for side, here, there in (("client", path.client, path.server), ("server", path.server, path.client)):
                 if there not in reachable_links(side, hops=self.hops, is_router=self.is_router):
                     raise KeyedValueError(("paths", name), f"the {side} cannot reach link {there!r} from link "
                                           f"{here!r} (expected routers joining them)")

@@ -20,6 +20,7 @@ import pytest
 
 from lab.errors import ConfigError
 from lab.model.scenario import LoadedScenario, load_scenario
+from lab.plugin import artifacts_root, topology_dirs
 from lab.report.model import REPORT_NAME, Report
 
 __all__ = ["ScenarioFile", "ScenarioItem", "ScenarioFailed", "is_scenario_file"]
@@ -45,7 +46,7 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> list[pytest.Item]:
         config = self.config
-        dirs = [*config.getini("lab_topologies"), config.rootpath / "topologies", self.path.parent.parent / "topologies"]
+        dirs = [*topology_dirs(config), self.path.parent.parent / "topologies"]
         try:
             loaded = load_scenario(self.path, topology_dirs=dirs)
         except ConfigError as err:
@@ -66,11 +67,7 @@ class ScenarioItem(pytest.Item):
         self.loaded = loaded
 
     def _folder(self) -> Path:
-        config = self.config
-        root = Path(config.getoption("--lab-artifacts") or config.getini("lab_artifacts"))
-        if not root.is_absolute():
-            root = config.rootpath / root
-        return root / "scenarios" / self.loaded.scenario.name
+        return artifacts_root(self.config) / "scenarios" / self.loaded.scenario.name
 
     def runtest(self) -> None:
         from lab.scenario.checks import judge

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-from datetime import datetime, timezone
 from pathlib import Path
 
 from lab.kernel.caps import in_guest
@@ -50,7 +49,7 @@ def build_report(run: Run, judgement: Judgement) -> Report:
         topology=topology.name,
         profile=scenario.profile.describe(),
         kernel=_kernel(),
-        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        started=run.started,
         duration=round(end, 6),
         verdict="pass" if judgement.passed else "fail",
         counts=Counts(delivery.sent, delivery.delivered, len(delivery.lost), len(delivery.duplicated),

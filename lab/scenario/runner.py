@@ -14,19 +14,21 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import ExitStack
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lab.errors import LabError, WaitTimeout
+from lab.errors import WaitTimeout
 from lab.events import EventLog
 from lab.evidence.capture import Captures, capture
-from lab.evidence.expect import Evidence, expect_every_peer_address_heartbeated
+from lab.evidence.expect import Evidence, ExpectationError, expect_every_peer_address_heartbeated
 from lab.evidence.paths import PathPoller
 from lab.faults import inject
 from lab.kernel.choice import kernel_tick
 from lab.kernel.network import Network, build
 from lab.model.scenario import ApplyFault, LoadedScenario, RestoreFault, SetPrimary, WaitState
+from lab.report.model import Check
 from lab.sctp.pair import EndpointPair, endpoint_pair
 from lab.sctp.states import ACTIVE, INACTIVE, PF, UNCONFIRMED
 from lab.sctp.traffic import DeliveryReport, analyse
@@ -87,9 +89,9 @@ class Run:
     applied: dict[str, float] = field(default_factory=dict)  # fault name -> when applied
     restored: dict[str, float] = field(default_factory=dict)  # fault name -> when undone
     rto_at: dict[str, int] = field(default_factory=dict)  # fault name -> the primary's RTO (ms) just before it
+    started: str = ""  # wall-clock time of the traffic's start (ISO 8601, UTC)
     end: float = 0.0
-    heartbeats: str = ""  # the matrix as seen before the traffic, or why it was incomplete (AssertionError text)
-    heartbeats_complete: bool | None = None  # None: not asked for
+    heartbeats: Check | None = None  # the heartbeat matrix before the traffic (None: not asked for)
     delivery: DeliveryReport | None = None
     errors: list[str] = field(default_factory=list)  # steps that could not be carried out
 
@@ -103,6 +105,10 @@ class Run:
 
     def association_lost(self) -> bool:
         return any(e.kind == "assoc" and e.detail == "COMM_LOST" for e in self.log.events())
+
+
+#: What each planned action is called in the report's steps.
+_ACTION_NAMES: dict[type, str] = {ApplyFault: "fault", RestoreFault: "restore", SetPrimary: "primary", WaitState: "wait"}
 
 
 def describe_action(action: object) -> str:
@@ -149,9 +155,7 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
                 except WaitTimeout as err:
                     ok = False
                     run.errors.append(f"step at {at:g} s: {err}")
-            done = StepDone(time.monotonic(), "fault" if isinstance(action, ApplyFault) else
-                            "restore" if isinstance(action, RestoreFault) else
-                            "primary" if isinstance(action, SetPrimary) else "wait", detail, ok)
+            done = StepDone(time.monotonic(), _ACTION_NAMES[type(action)], detail, ok)
             run.steps.append(done)
             observer.step(done)
         cancel.wait(max(0.0, run.t0 + scenario.effective_duration - time.monotonic()))
@@ -170,13 +174,14 @@ def _heartbeat_matrix(run: Run) -> None:
     While DATA flows on a path it is not heartbeated, so this is checked now.
     """
     within = heartbeat_window(run.loaded.scenario.profile, tick=kernel_tick())
+    expected = "every peer address heartbeated and acknowledged before the traffic"
     try:
         matrix = expect_every_peer_address_heartbeated(run.evidence, within=within)
-    except AssertionError as err:
-        run.heartbeats, run.heartbeats_complete = str(err), False
+    except ExpectationError as err:
+        run.heartbeats = Check("heartbeat matrix", False, err.expected, f"{err.seen}; see {err.where}")
     else:
-        run.heartbeats_complete = True
-        run.heartbeats = "; ".join(f"{s} -> {d}: {n} sent, {a} acked" for (s, d), (n, a) in sorted(matrix.items()))
+        seen = "; ".join(f"{s} -> {d}: {n} sent, {a} acked" for (s, d), (n, a) in sorted(matrix.items()))
+        run.heartbeats = Check("heartbeat matrix", True, expected, seen)
 
 
 def _stop_traffic(run: Run) -> DeliveryReport:
@@ -188,7 +193,7 @@ def _stop_traffic(run: Run) -> DeliveryReport:
         except WaitTimeout:
             pass  # what never arrived is reported as lost
     sent = pair.client.stop_sending()
-    return analyse(sent, list(pair.server.arrivals), streams=run.loaded.scenario.traffic.streams)
+    return analyse(sent, list(pair.server.arrivals), streams=pair.streams)
 
 
 def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | None = None,
@@ -221,13 +226,12 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
         traffic = scenario.traffic
         pair.start_traffic(rate=traffic.rate, size=traffic.size, streams=traffic.streams, ppid=traffic.ppid)
         run.t0 = time.monotonic()
+        run.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             _play(run, observer, cancel)
         finally:
             run.end = time.monotonic()
             run.delivery = _stop_traffic(run)
             evidence.save(run.delivery)
-    if run.delivery is None:
-        raise LabError("the run ended without a delivery report")
     evidence.refresh()  # the captures are complete now; anything read earlier was partial
     return run

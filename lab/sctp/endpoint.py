@@ -291,14 +291,17 @@ class Client(Endpoint):
         assert self.sock is not None
         interval = 1.0 / rate
         start = time.monotonic()
-        while not self._stop_sending.wait(max(0.0, start + self.sent * interval - time.monotonic())):
-            try:
-                sockopt.send(self.sock, encode(self.sent, time.monotonic(), size), ppid=ppid,
-                             stream=self.sent % streams)
-            except (OSError, sockopt.SockoptError) as err:
-                self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
-                return
-            self.sent += 1
+        out = socket.socket(fileno=self.sock.fileno())  # one borrowed object for all the sends, never closed
+        try:
+            while not self._stop_sending.wait(max(0.0, start + self.sent * interval - time.monotonic())):
+                try:
+                    sockopt.send(out, encode(self.sent, time.monotonic(), size), ppid=ppid, stream=self.sent % streams)
+                except (OSError, sockopt.SockoptError) as err:
+                    self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
+                    return
+                self.sent += 1
+        finally:
+            out.detach()
 
     def set_primary(self, peer: IPAddress | str) -> None:
         """Make ``peer`` (one of the server's addresses) the primary: new data goes there (SCTP_PRIMARY_ADDR)."""

@@ -25,6 +25,7 @@ from rich.text import Text
 from lab.events import Event
 from lab.model.scenario import LoadedScenario
 from lab.scenario.runner import describe_action
+from lab.sctp.traffic import Arrival
 
 if TYPE_CHECKING:
     from lab.scenario.runner import Run, StepDone
@@ -35,6 +36,31 @@ __all__ = ["LiveView", "STATE_STYLES"]
 STATE_STYLES = {"ACTIVE": "bold green", "PF": "bold yellow", "INACTIVE": "bold red", "UNCONFIRMED": "dim"}
 _SHOWN_EVENTS = ("paddr", "assoc", "fault", "restore", "flap", "primary", "error", "data-path")
 _RATE_WINDOW = 1.0  # seconds of arrivals behind "messages/s"
+
+
+class _Tally:
+    """Deliveries counted as they arrive: each frame reads only the arrivals new since the last one."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.seqs: set[int] = set()
+        self.last: float | None = None
+        self.longest = 0.0
+        self.recent: deque[tuple[float, str]] = deque()  # (received_at, peer) within the rate window
+
+    def update(self, arrivals: list[Arrival], now: float) -> None:
+        for a in arrivals[self.read:]:
+            self.seqs.add(a.seq)
+            if self.last is not None:
+                self.longest = max(self.longest, a.received_at - self.last)
+            self.last = a.received_at
+            self.recent.append((a.received_at, a.peer))
+            self.read += 1
+        while self.recent and self.recent[0][0] <= now - _RATE_WINDOW:
+            self.recent.popleft()
+
+    def rate_from(self, peer: str) -> float:
+        return sum(1 for _, p in self.recent if p == peer) / _RATE_WINDOW
 
 
 class LiveView:
@@ -49,6 +75,7 @@ class LiveView:
         self.plan = [(at, describe_action(action)) for at, action in loaded.scenario.plan()]
         self._live: Live | None = None
         self._lock = threading.Lock()
+        self._tally = _Tally()
 
     # -- Observer --------------------------------------------------------------------------------------------
 
@@ -103,6 +130,7 @@ class LiveView:
         if run is None:
             return Panel("starting...")
         now = time.monotonic()
+        self._tally.update(run.pair.server.arrivals, now)
         scenario, topology = self.loaded.scenario, self.loaded.topology
         title = Text.assemble((scenario.name, "bold"), f"   t = {run.clock(now):6.2f} s of {scenario.effective_duration:g} s")
         return Panel(Group(self._paths(run, now), self._traffic(run, now), self._steps(run, now), self._events()),
@@ -112,8 +140,6 @@ class LiveView:
         table = Table(expand=True, box=None, pad_edge=False)
         for column in ("path", "client -> server", "client sees", "server sees", "msg/s"):
             table.add_column(column, justify="right" if column == "msg/s" else "left")
-        arrivals = list(run.pair.server.arrivals)
-        recent = [a.peer for a in arrivals if a.received_at > now - _RATE_WINDOW]
         poller = run.evidence.poller
         for name in self.loaded.topology.path_map:
             client, server = (str(a) for a in self.loaded.topology.path_addresses(name))
@@ -123,19 +149,15 @@ class LiveView:
                 state = sample.state if sample else "?"
                 primary = " (primary)" if sample is not None and sample.primary else ""
                 cells.append(Text(state + primary, style=STATE_STYLES.get(state, "")))
-            rate = sum(1 for peer in recent if peer == client) / _RATE_WINDOW
-            table.add_row(name, f"{client} -> {server}", *cells, f"{rate:.0f}")
+            table.add_row(name, f"{client} -> {server}", *cells, f"{self._tally.rate_from(client):.0f}")
         return table
 
     def _traffic(self, run: Run, now: float) -> Text:
-        arrivals = list(run.pair.server.arrivals)
-        last = arrivals[-1].received_at if arrivals else run.t0
-        gaps = [b.received_at - a.received_at for a, b in zip(arrivals, arrivals[1:])]
-        longest = max(gaps, default=0.0)
-        current = now - last
-        style = "bold red" if current > 0.05 else ""
-        return Text.assemble(f"sent {run.pair.client.sent}  delivered {len({a.seq for a in arrivals})}  ",
-                             (f"stall now {current:.3f} s", style), f"  longest stall {longest:.3f} s  ",
+        tally = self._tally
+        current = now - (tally.last if tally.last is not None else run.t0)
+        style = "bold red" if current > 2 / self.loaded.scenario.traffic.rate else ""  # two messages overdue
+        return Text.assemble(f"sent {run.pair.client.sent}  delivered {len(tally.seqs)}  ",
+                             (f"stall now {current:.3f} s", style), f"  longest stall {tally.longest:.3f} s  ",
                              (f"app errors {len(run.log.errors())}", "bold red" if run.log.errors() else ""))
 
     def _steps(self, run: Run, now: float) -> Table:
