@@ -13,6 +13,9 @@ mount -t proc proc /proc || fail "cannot mount /proc"
 mount -t sysfs sysfs /sys || fail "cannot mount /sys"
 # /run is private to the guest: its /run/netns must not appear on the host.
 mount -t tmpfs -o mode=0755 tmpfs /run || fail "cannot mount /run"
+# Pseudo-terminals for shells the lab opens in its namespaces (sctplab shell).
+mkdir -p /dev/pts
+mount -t devpts -o mode=0620,ptmxmode=0666 devpts /dev/pts || fail "cannot mount /dev/pts"
 mkdir -p /run/netns /run/sctplab/modules/lib/modules
 mount -t hostfs -o "$SCTPLAB_MODULES_DIR" none /run/sctplab/modules/lib/modules ||
     fail "cannot mount the guest's modules from $SCTPLAB_MODULES_DIR"

@@ -21,15 +21,16 @@ import subprocess
 import sys
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from lab.errors import CapabilityError, GuestError
 from lab.guest.shim import shim_path
 
-__all__ = ["GuestKernel", "find_guest_kernel", "run_in_guest", "GUEST_MODULES"]
+__all__ = ["GuestKernel", "BootedGuest", "booted", "find_guest_kernel", "run_in_guest", "GUEST_MODULES"]
 
 #: Loaded before the command starts, so no test pays for module loading.
 GUEST_MODULES = ("sctp", "sch_netem", "veth", "hmac")
@@ -101,28 +102,136 @@ def _write_exchange(exchange: Path, argv: Sequence[str], cwd: Path, env: Mapping
 
 
 class _Relay(threading.Thread):
-    """Copies the guest console to our stdout as it arrives (CRLF -> LF)."""
+    """Copies a guest console to ``out`` as it arrives (CRLF -> LF)."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, out: int) -> None:
         super().__init__(name="guest-console", daemon=True)
         self.fd = fd
+        self.out = out
         self.tail = b""
 
     def run(self) -> None:
         pending_cr = False
-        while chunk := os.read(self.fd, 65536):
-            if pending_cr:
-                chunk = b"\r" + chunk
-            pending_cr = chunk.endswith(b"\r")
-            if pending_cr:
-                chunk = chunk[:-1]
-            chunk = chunk.replace(b"\r\n", b"\n")
-            self.tail = (self.tail + chunk)[-4000:]
-            os.write(sys.stdout.fileno(), chunk)
+        try:
+            while chunk := os.read(self.fd, 65536):
+                if pending_cr:
+                    chunk = b"\r" + chunk
+                pending_cr = chunk.endswith(b"\r")
+                if pending_cr:
+                    chunk = chunk[:-1]
+                chunk = chunk.replace(b"\r\n", b"\n")
+                self.tail = (self.tail + chunk)[-4000:]
+                os.write(self.out, chunk)
+        except OSError:
+            pass  # the console was closed under us: the guest is being torn down
 
 
 def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class BootedGuest:
+    """A running guest: its process, its command's console, and any extra console lines.
+
+    ``channels[i]`` is ``(to_guest, from_guest)``, the host's ends of the
+    guest's ``/dev/tty{i + 2}`` (raw bytes once the guest sets the line raw).
+    """
+
+    proc: subprocess.Popen[bytes]
+    exchange: Path
+    console: int
+    relay: _Relay
+    channels: list[tuple[int, int]]
+
+    def status(self, interrupted: str | None, timeout: float | None) -> int:
+        """The command's exit status, or :class:`GuestError` saying why there is none."""
+        self.relay.join(timeout=5)
+        if interrupted == "timeout":
+            raise GuestError(f"the guest run exceeded its timeout of {timeout:.0f} s and was stopped")
+        error_file = self.exchange / "error"
+        if error_file.exists():
+            raise GuestError(f"the guest could not start the command: {error_file.read_text().strip()}")
+        status_file = self.exchange / "status"
+        if not status_file.exists():
+            log_tail = (self.exchange / "uml.log").read_text(errors="replace")[-1500:]
+            raise GuestError(
+                f"the guest kernel stopped without reporting an exit status (exit code {self.proc.returncode}); "
+                f"its log ends with: {log_tail.strip()!r}"
+            )
+        if interrupted == "interrupt":
+            raise KeyboardInterrupt
+        return int(status_file.read_text().strip() or 125)
+
+
+@contextmanager
+def booted(
+    argv: Sequence[str],
+    *,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    memory: str = "1G",
+    kernel: GuestKernel | None = None,
+    output: int | None = None,
+    channels: int = 0,
+) -> Iterator[BootedGuest]:
+    """Boot a guest that runs ``argv``; its output is copied to ``output`` (default: our stdout).
+
+    On exit the guest is killed if it still runs, and every file descriptor
+    and the exchange directory are removed.
+    """
+    kernel = kernel or find_guest_kernel()
+    workdir = Path(cwd or os.getcwd()).resolve()
+    if workdir == Path("/run") or Path("/run") in workdir.parents:
+        raise GuestError(f"the working directory {workdir} is under /run, which the guest keeps private")
+    shim = shim_path()
+    exchange = Path(tempfile.mkdtemp(prefix="sctplab-guest-", dir="/var/tmp"))
+    fds: list[int] = []
+
+    def pipe() -> tuple[int, int]:
+        r, w = os.pipe()
+        fds.extend((r, w))
+        return r, w
+
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        init = _write_exchange(exchange, argv, workdir, _guest_environment(env or os.environ))
+        console_in_r, console_in_w = pipe()
+        console_out_r, console_out_w = pipe()
+        lines = [pipe() + pipe() for _ in range(channels)]  # (in_r, in_w, out_r, out_w)
+        guest_ends = [console_in_r, console_out_w] + [fd for r, _, _, w in lines for fd in (r, w)]
+        log = open(exchange / "uml.log", "wb")
+        with log:
+            cmdline = [
+                str(kernel.binary), f"mem={memory}", "rootfstype=hostfs", "rootflags=/", "rw",
+                f"init={init}", "quiet", "con=null", f"con0=null,fd:{log.fileno()}",
+                f"con1=fd:{console_in_r},fd:{console_out_w}",
+                *(f"con{i + 2}=fd:{r},fd:{w}" for i, (r, _, _, w) in enumerate(lines)),
+                f"SCTPLAB_EXCHANGE={exchange}", f"SCTPLAB_MODULES_DIR={kernel.modules}",
+                f"SCTPLAB_MODPROBE={kernel.modprobe}", "SCTPLAB_LOAD_MODULES=" + ",".join(GUEST_MODULES),
+            ]
+            # UML makes its umid directory under $HOME and panics without one.
+            uml_env = {"HOME": str(exchange), **os.environ, "LD_PRELOAD": str(shim)}
+            proc = subprocess.Popen(
+                cmdline, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=uml_env,
+                pass_fds=(*guest_ends, log.fileno()), start_new_session=True, preexec_fn=_die_with_parent,
+            )
+        for fd in guest_ends:  # the guest holds them now: our copies would keep its lines open
+            os.close(fd)
+            fds.remove(fd)
+        relay = _Relay(console_out_r, sys.stdout.fileno() if output is None else output)
+        relay.start()
+        yield BootedGuest(proc, exchange, console_in_w, relay, [(w, r) for _, w, r, _ in lines])
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(exchange, ignore_errors=True)
 
 
 def run_in_guest(
@@ -143,64 +252,11 @@ def run_in_guest(
     ``grace`` seconds). KeyboardInterrupt is forwarded to the command as
     SIGINT and re-raised once the guest has stopped.
     """
-    kernel = kernel or find_guest_kernel()
-    workdir = Path(cwd or os.getcwd()).resolve()
-    if workdir == Path("/run") or Path("/run") in workdir.parents:
-        raise GuestError(f"the working directory {workdir} is under /run, which the guest keeps private")
-    shim = shim_path()
-    exchange = Path(tempfile.mkdtemp(prefix="sctplab-guest-", dir="/var/tmp"))
-    console_in_r, console_in_w = os.pipe()
-    console_out_r, console_out_w = os.pipe()
-    try:
-        init = _write_exchange(exchange, argv, workdir, _guest_environment(env or os.environ))
-        cmdline = [
-            str(kernel.binary), f"mem={memory}", "rootfstype=hostfs", "rootflags=/", "rw",
-            f"init={init}", "quiet", "con=null", "con0=null,fd:LOG",
-            f"con1=fd:{console_in_r},fd:{console_out_w}",
-            f"SCTPLAB_EXCHANGE={exchange}", f"SCTPLAB_MODULES_DIR={kernel.modules}",
-            f"SCTPLAB_MODPROBE={kernel.modprobe}", "SCTPLAB_LOAD_MODULES=" + ",".join(GUEST_MODULES),
-        ]
-        # UML makes its umid directory under $HOME and panics without one.
-        uml_env = {"HOME": str(exchange), **os.environ, "LD_PRELOAD": str(shim)}
-        with open(exchange / "uml.log", "wb") as log:
-            log_fd = log.fileno()
-            cmdline[cmdline.index("con0=null,fd:LOG")] = f"con0=null,fd:{log_fd}"
-            proc = subprocess.Popen(
-                cmdline, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=uml_env,
-                pass_fds=(console_in_r, console_out_w, log_fd), start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        os.close(console_out_w)
-        console_out_w = -1
-        relay = _Relay(console_out_r)
-        relay.start()
+    with booted(argv, cwd=cwd, env=env, memory=memory, kernel=kernel) as guest:
         if stdin:
-            threading.Thread(target=_forward_stdin, args=(console_in_w,), name="guest-stdin", daemon=True).start()
-        interrupted = _supervise(proc, console_in_w, timeout=timeout, grace=grace)
-        relay.join(timeout=5)
-        status_file = exchange / "status"
-        if interrupted == "timeout":
-            raise GuestError(f"the guest run exceeded its timeout of {timeout:.0f} s and was stopped")
-        error_file = exchange / "error"
-        if error_file.exists():
-            raise GuestError(f"the guest could not start the command: {error_file.read_text().strip()}")
-        if not status_file.exists():
-            log_tail = (exchange / "uml.log").read_text(errors="replace")[-1500:]
-            raise GuestError(
-                f"the guest kernel stopped without reporting an exit status (exit code {proc.returncode}); "
-                f"its log ends with: {log_tail.strip()!r}"
-            )
-        if interrupted == "interrupt":
-            raise KeyboardInterrupt
-        return int(status_file.read_text().strip() or 125)
-    finally:
-        for fd in (console_in_r, console_in_w, console_out_r, console_out_w):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        shutil.rmtree(exchange, ignore_errors=True)
+            threading.Thread(target=_forward_stdin, args=(guest.console,), name="guest-stdin", daemon=True).start()
+        interrupted = _supervise(guest.proc, guest.console, timeout=timeout, grace=grace)
+        return guest.status(interrupted, timeout)
 
 
 def _forward_stdin(console: int) -> None:
