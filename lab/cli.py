@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from lab.errors import LabError
+from lab.errors import ConfigError, LabError
 
 if TYPE_CHECKING:
     from lab.model.scenario import LoadedScenario
@@ -39,8 +39,61 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--step", action="store_true", help="pause before each step until Enter is pressed")
     replay.add_argument("--out", default=None, metavar="DIR",
                         help="where the report, picture and captures go (default: artifacts/replay/<scenario>)")
-    commands.add_parser("doctor", help="what this kernel can do, and whether a guest kernel is available")
+    replay.add_argument("--keep", action="store_true",
+                        help="leave the scenario's network up afterwards, as a lab (see: up, status, shell, down)")
+    commands.add_parser("doctor", help="what this kernel can do, whether a guest kernel is available, what to install")
+    _session_parsers(commands)
     return parser
+
+
+def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from lab.faults.chunks import CHUNK_TYPES
+    from lab.model.faultspec import FAULT_KINDS
+    from lab.session.faultargs import SHORT_NAMES
+
+    def lab_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--lab", metavar="TAG", help="which lab (default: the only one up)")
+
+    up = commands.add_parser("up", help="bring a lab up and leave it running (with a steady association)")
+    up.add_argument("topology", help="topology name or file, e.g. dual-homed")
+    up.add_argument("--profile", default="fast", help="SCTP timer profile of the lab's association (default: fast)")
+    up.add_argument("--rate", type=float, default=10.0,
+                    help="messages/s on the lab's association (default: 10; 0: an idle association)")
+    lab_option(commands.add_parser("down", help="restore every fault, close the association, remove the lab"))
+    status = commands.add_parser("status", help="the lab's links, faults, traffic and every association's paths")
+    lab_option(status)
+    status.add_argument("--watch", action="store_true", help="redraw twice a second until Ctrl-C")
+    status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    directions = ("both", "a-to-b", "b-to-a")
+    fail = commands.add_parser(
+        "fail", help="inject a fault on a link (default: blackhole)",
+        epilog=f"kinds: {', '.join(FAULT_KINDS)}. Settings are the scenario file's keys as key=value, e.g. "
+               "side=far node=client count=5 period=2s duty=0.5 chunks=HEARTBEAT-ACK,SACK. Chunk types: "
+               + ", ".join(CHUNK_TYPES))
+    lab_option(fail)
+    fail.add_argument("link", help="a link of the lab's topology, e.g. path-a")
+    fail.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="the fault's settings")
+    fail.add_argument("--kind", default="blackhole", choices=list(FAULT_KINDS), help="the fault (default: blackhole)")
+    fail.add_argument("--direction", choices=directions, help="one direction only (ends a/b of the link)")
+    impair = commands.add_parser(
+        "impair", help="set or change netem impairments on a link",
+        epilog="settings: " + ", ".join(f"{short}= ({key})" for short, key in SHORT_NAMES.items())
+               + "; e.g. delay=80ms jitter=10ms loss=5%% rate=2mbit")
+    lab_option(impair)
+    impair.add_argument("link", help="a link of the lab's topology, e.g. path-b")
+    impair.add_argument("settings", nargs="+", metavar="KEY=VALUE", help="e.g. delay=80ms loss=5%%")
+    impair.add_argument("--direction", choices=directions, help="one direction only (ends a/b of the link)")
+    restore = commands.add_parser("restore", help="undo the faults on a link (or all), verified by snapshots")
+    lab_option(restore)
+    which = restore.add_mutually_exclusive_group(required=True)
+    which.add_argument("link", nargs="?", help="the link whose faults to undo")
+    which.add_argument("--all", action="store_true", help="undo every fault")
+    shell = commands.add_parser("shell", help="a shell (or one command) in a node's network namespace")
+    lab_option(shell)
+    shell.add_argument("node", help="a node of the lab's topology, e.g. client")
+    shell.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD", help="run this instead of a shell")
+    clean = commands.add_parser("clean", help="remove what labs and killed runs left behind (only the lab's own)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
 
 def _doctor() -> int:
@@ -80,31 +133,67 @@ def _scenario(args: argparse.Namespace) -> "LoadedScenario":
     return load_scenario(Path(args.scenario), topology_dirs=_topology_dirs())
 
 
+def _replay_folder(loaded: "LoadedScenario", out: str | None) -> Path:
+    return Path(out) if out else Path.cwd() / "artifacts" / "replay" / loaded.scenario.name
+
+
 def _replay(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from lab.scenario.checks import judge
-    from lab.scenario.reporting import build_report, write_report
-    from lab.scenario.runner import run_scenario
-    from lab.ui.live import LiveView
-    from lab.ui.verdict import show_verdict
+    from lab.ui.replay import replay
 
     loaded = _scenario(args)
     console = Console(highlight=False)
-    folder = Path(args.out) if args.out else Path.cwd() / "artifacts" / "replay" / loaded.scenario.name
-    console.print(f"[bold]{loaded.scenario.name}[/]: {loaded.scenario.description}")
-    console.print(f"topology {loaded.topology.name} ({loaded.topology_file}), profile "
-                  f"{loaded.scenario.profile.describe()}", markup=False)
     live = os.environ.get("SCTPLAB_LIVE", "1" if console.is_terminal else "0") == "1"
-    view = LiveView(loaded, console=console, live=live, step_mode=args.step)
-    try:
-        run = run_scenario(loaded, folder=folder, observer=view)
-    finally:
-        view.close()
-    report = build_report(run, judge(run))
-    path = write_report(report, folder)
-    show_verdict(console, report, path)
-    return 0 if report.verdict == "pass" else 1
+    passed = replay(loaded, console=console, folder=_replay_folder(loaded, args.out), live=live, step=args.step)
+    return 0 if passed else 1
+
+
+def _where(args: argparse.Namespace) -> str:
+    """Where a lab that stays up runs its kernel work: ``host`` or ``guest``."""
+    from lab.kernel.choice import choose_kernel
+
+    choice = choose_kernel(args.kernel)
+    print(choice.banner, flush=True)
+    return "host" if choice.where == "here" else "guest"
+
+
+def _session(args: argparse.Namespace) -> int:
+    """The commands of a lab that stays up; they run here and talk to the lab."""
+    from lab.session import commands
+
+    command = args.command
+    if command == "up":
+        from lab.model.topology import load_topology, resolve_topology_path
+        from lab.sctp.profile import get_profile
+
+        topology = resolve_topology_path(args.topology, _topology_dirs())
+        load_topology(topology)
+        get_profile(args.profile)
+        if args.rate < 0:
+            raise ConfigError(f"sctplab up: --rate {args.rate:g}: expected messages/s >= 0")
+        return commands.up(topology, profile=args.profile, rate=args.rate, where=_where(args))
+    if command == "replay":
+        loaded = _scenario(args)
+        return commands.replay_and_keep(Path(args.scenario), loaded.topology_file,
+                                        folder=_replay_folder(loaded, args.out), step=args.step, where=_where(args))
+    if command == "down":
+        return commands.down(args.lab)
+    if command == "status":
+        return commands.status(args.lab, watch=args.watch, as_json=args.json)
+    if command == "fail":
+        return commands.fail(args.lab, args.link, kind=args.kind, direction=args.direction, words=args.settings)
+    if command == "impair":
+        return commands.impair(args.lab, args.link, direction=args.direction, words=args.settings)
+    if command == "restore":
+        return commands.restore(args.lab, None if args.all else args.link)
+    if command == "shell":
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        return commands.shell(args.lab, args.node, argv)
+    return commands.clean(dry_run=args.dry_run)
+
+
+_SESSION_COMMANDS = ("up", "down", "status", "fail", "impair", "restore", "shell", "clean")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -136,8 +225,16 @@ def _guest_environment() -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # settings may follow options: fail path-a --kind flap count=5
+        if args.command in ("fail", "impair") and all("=" in word and not word.startswith("-") for word in extra):
+            args.settings += extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.command in _SESSION_COMMANDS or (args.command == "replay" and args.keep):
+            return _session(args)
         if args.command != "doctor":
             from lab.kernel.choice import choose_kernel
 

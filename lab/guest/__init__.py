@@ -1,5 +1,5 @@
 """Running a command inside a User-Mode Linux guest kernel."""
 
-from lab.guest.uml import GuestKernel, find_guest_kernel, run_in_guest
+from lab.guest.uml import BootedGuest, GuestKernel, booted, find_guest_kernel, run_in_guest
 
-__all__ = ["GuestKernel", "find_guest_kernel", "run_in_guest"]
+__all__ = ["BootedGuest", "GuestKernel", "booted", "find_guest_kernel", "run_in_guest"]

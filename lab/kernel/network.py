@@ -13,6 +13,7 @@ import os
 import secrets
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from ipaddress import IPv4Address, IPv6Address
 from typing import Iterator
 
@@ -24,9 +25,12 @@ from lab.kernel import netns, sysctl
 from lab.model.topology import Topology
 from lab.wait import wait_until
 
-__all__ = ["Network", "build", "new_tag", "NETNS_PREFIX", "LINK_UP_TIMEOUT"]
+__all__ = ["Network", "build", "new_tag", "owner_of", "NETNS_PREFIX", "LINK_UP_TIMEOUT", "OWNERS"]
 
 NETNS_PREFIX = "sctplab-"
+#: ``<tag>`` files holding the pid of the process that built the tag's
+#: namespaces, so ``sctplab clean`` can tell a live run from a killed one.
+OWNERS = Path("/run/sctplab/owners")
 #: Both ends of a fresh veth report carrier within milliseconds; this bounds
 #: the wait even in a slow guest.
 LINK_UP_TIMEOUT = 10.0
@@ -38,6 +42,21 @@ def new_tag() -> str:
         tag = secrets.token_hex(3)
         if not any(name.startswith(f"{NETNS_PREFIX}{tag}-") for name in netns.names()):
             return tag
+
+
+def owner_of(tag: str) -> int | None:
+    """The pid recorded as building ``tag``'s namespaces, if any."""
+    try:
+        return int((OWNERS / tag).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _own(tag: str) -> Path:
+    OWNERS.mkdir(parents=True, exist_ok=True)
+    path = OWNERS / tag
+    path.write_text(f"{os.getpid()}\n")
+    return path
 
 
 @dataclass
@@ -114,6 +133,7 @@ def build(topology: Topology, *, tag: str | None = None) -> Iterator[Network]:
     """
     net = Network(topology=topology, tag=tag or new_tag())
     with ExitStack() as undo:
+        undo.callback(_own(net.tag).unlink, missing_ok=True)
         for node, node_spec in topology.nodes.items():
             name = net.netns(node)
             netns.create(name)

@@ -13,7 +13,7 @@ import reprlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from lab.model.base import StrictModel as _Model
 from lab.model.base import check_name as _check_name
@@ -34,6 +34,7 @@ __all__ = [
     "FaultSpec",
     "FAULT_KINDS",
     "parse_fault",
+    "error_text",
 ]
 
 #: ``a-to-b``/``b-to-a`` follow the link's ``a`` and ``b`` ends in the topology file.
@@ -187,3 +188,14 @@ def parse_fault(value: object) -> FaultSpec:
     if model is None:
         raise KeyedValueError(("kind",), f"unknown fault kind {kind!r} (expected one of: {kinds})")
     return model.model_validate(value)  # its ValidationError nests under this key
+
+
+def error_text(err: Exception) -> str:
+    """A fault's validation error on one line: ``key: problem; ...``."""
+    if isinstance(err, ValidationError):
+        parts = []
+        for item in err.errors():
+            where = ".".join(str(p) for p in item["loc"])
+            parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+        return "; ".join(parts)
+    return str(err)

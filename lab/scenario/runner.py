@@ -197,10 +197,12 @@ def _stop_traffic(run: Run) -> DeliveryReport:
 
 
 def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | None = None,
-                 cancel: threading.Event | None = None) -> Run:
+                 cancel: threading.Event | None = None, net: Network | None = None) -> Run:
     """Run the scenario; leave its captures and timeline in ``folder``; return what was observed.
 
-    Kernel objects are all undone before this returns, also on failure or
+    The scenario's topology is built for the run, unless ``net`` (built from
+    it, e.g. by a lab that stays up afterwards) is given. Every kernel object
+    the run creates is undone before this returns, also on failure or
     Ctrl-C. A step that cannot be carried out is recorded in
     :attr:`Run.errors` (the verdict fails); lab errors propagate.
     """
@@ -210,7 +212,8 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
     folder.mkdir(parents=True, exist_ok=True)
     log = EventLog()
     with ExitStack() as stack:
-        net = stack.enter_context(build(loaded.topology))
+        if net is None:
+            net = stack.enter_context(build(loaded.topology))
         captures = stack.enter_context(capture(net, folder))
         pair = stack.enter_context(endpoint_pair(net, profile=scenario.profile, log=log))
         poller = stack.enter_context(PathPoller(pair))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -66,8 +66,10 @@ class _Tally:
 class LiveView:
     """An :class:`~lab.scenario.runner.Observer` that draws the run (or prints it, without a terminal)."""
 
-    def __init__(self, loaded: LoadedScenario, *, console: Console, live: bool, step_mode: bool = False) -> None:
+    def __init__(self, loaded: LoadedScenario, *, console: Console, live: bool, step_mode: bool = False,
+                 input_stream: TextIO | None = None) -> None:
         self.loaded, self.console, self.step_mode = loaded, console, step_mode
+        self.input_stream = input_stream  # where --step's Enter comes from (default: stdin)
         self.use_live = live
         self.run: Run | None = None
         self.events: deque[str] = deque(maxlen=8)
@@ -94,7 +96,7 @@ class LiveView:
             return
         if self._live is not None:
             self._live.stop()
-        self.console.input(f"[bold]next step at {at:g} s:[/] {detail}  [dim](press Enter)[/]")
+        self.console.input(f"[bold]next step at {at:g} s:[/] {detail}  [dim](press Enter)[/]", stream=self.input_stream)
         if self._live is not None:
             self._live.start()
 
