@@ -97,18 +97,20 @@ def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _doctor() -> int:
-    from lab.guest.uml import find_guest_kernel
-    from lab.kernel.caps import probe
+    from lab.doctor import diagnose
+    from lab.kernel.choice import choose_kernel
 
-    caps = probe()
-    print(f"this kernel: {caps.describe()}")
-    try:
-        guest = find_guest_kernel()
-        print(f"guest kernel: {guest.describe()}, available")
-    except LabError as err:
-        print(f"guest kernel: {err}")
-        return 0 if caps.can() else 1
-    return 0
+    findings, runnable = diagnose()
+    for finding in findings:
+        print(f"{'ok     ' if finding.ok else 'MISSING'} {finding.what}: {finding.detail}")
+        if finding.fix:
+            print(f"        install: {finding.fix}")
+    if not runnable:
+        print("sctplab: the lab cannot run its kernel work here; install what is listed above")
+        return 1
+    print(choose_kernel("auto").banner)
+    tools = [f for f in findings if not f.what.startswith("this kernel") and f.what != "guest kernel"]
+    return 0 if all(f.ok for f in tools) else 1
 
 
 def _topology_dirs() -> list[Path]:

@@ -95,8 +95,9 @@ class _Relay:
         except (OSError, ValueError):
             pass
         finally:
-            if channel in self._conns:
+            if self._conns.pop(channel, None) is not None:  # not already ended by the guest
                 self.send({"ch": channel, "end": True})
+            conn.close()
 
     def ask_down(self) -> None:
         if self.hello.is_set():

@@ -1,0 +1,163 @@
+"""Pure tier: the session's parsing and framing (command-line settings, /proc/net/sctp, JSON lines, records)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from lab.errors import ConfigError, LabError
+from lab.kernel.sctpproc import parse
+from lab.session.channel import Conversation, Mux, decode, encode, read_lines
+from lab.session.faultargs import settings
+from lab.session.records import LabRecord, find_lab, records
+from lab.ui.status import render_status
+
+ASSOCS = """\
+ ASSOC     SOCK   STY SST ST HBKT ASSOC-ID TX_QUEUE RX_QUEUE UID INODE LPORT RPORT LADDRS <-> RADDRS HBINT INS OUTS MAXRT T1X T2X RTXC wmema wmemq sndbuf rcvbuf
+a9b110e5 4b7c563d 2   1   3  0       3     1024        0       0   137 46014  3868  198.18.1.1 198.18.2.1 <-> *198.18.1.2 198.18.2.2 \t      20    10    10    4    0    0        7     1025     1024   212992   212992
+"""
+REMADDR = """\
+ADDR ASSOC_ID HB_ACT RTO MAX_PATH_RTX REM_ADDR_RTX START STATE
+198.18.1.2  3 1 16 2 1 0 1
+198.18.2.2  3 1 20 2 0 0 2
+"""
+
+
+def test_proc_files_parse_into_associations_with_paths() -> None:
+    (assoc,) = parse(ASSOCS, REMADDR, tick=0.01)
+    assert (assoc.assoc_id, assoc.state, assoc.local_port, assoc.peer_port) == (3, "ESTABLISHED", 46014, 3868)
+    assert assoc.local == ("198.18.1.1", "198.18.2.1") and assoc.retransmits == 7
+    first, second = assoc.paths
+    assert (first.address, first.state, first.rto_s, first.errors, first.primary) == ("198.18.1.2", "PF", 0.16, 1, True)
+    assert (second.state, second.primary) == ("ACTIVE", False)
+    assert parse(ASSOCS.splitlines()[0], "", tick=0.01) == []
+
+
+@pytest.mark.parametrize(
+    "words, expected",
+    [
+        (["delay=80ms", "loss=5%"], {"delay_ms": 80, "loss_pct": 5}),
+        (["delay=0.5s", "jitter=250us"], {"delay_ms": 500, "jitter_ms": 0.25}),
+        (["rate=2mbit", "loss-corr=25"], {"rate_kbit": 2000, "loss_corr_pct": 25}),
+        (["delay_ms=40", "duplicate=1%"], {"delay_ms": 40, "duplicate_pct": 1}),
+        (["chunks=HEARTBEAT-ACK,SACK", "side=far"], {"chunks": ["HEARTBEAT-ACK", "SACK"], "side": "far"}),
+        (["period=500ms", "count=3"], {"period": 0.5, "count": "3"}),
+    ],
+)
+def test_command_line_settings_become_the_files_keys(words: list[str], expected: dict[str, object]) -> None:
+    assert settings(words, command="impair") == expected
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (["delay"], "'delay': expected key=value"),
+        (["delay=fast"], "'delay=fast': expected a duration such as 80ms"),
+        (["loss=lots"], "'loss=lots': expected a percentage"),
+        (["rate=2tbit"], "'rate=2tbit': expected a rate such as 500kbit"),
+        (["delay=1ms", "delay_ms=2"], "'delay_ms=2': delay_ms is given twice"),
+    ],
+)
+def test_bad_settings_name_the_word(words: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match="sctplab impair: ") as caught:
+        settings(words, command="impair")
+    assert message in str(caught.value)
+
+
+def test_json_lines_round_trip_and_reject_garbage() -> None:
+    assert decode(encode({"op": "status", "n": [1, 2]})) == {"op": "status", "n": [1, 2]}
+    with pytest.raises(LabError, match="unreadable message"):
+        decode(b"[1, 2]")
+
+
+def test_the_mux_runs_one_conversation_per_channel() -> None:
+    to_guest_r, to_guest_w = os.pipe()
+    from_guest_r, from_guest_w = os.pipe()
+
+    def echo(conversation: Conversation) -> None:
+        while (message := conversation.receive()) is not None:
+            conversation.send({"echo": message, "done": True})
+
+    threading.Thread(target=Mux(to_guest_r, from_guest_w).serve, args=(echo,), daemon=True).start()
+    for frame in ({"ch": 1, "m": {"op": "a"}}, {"ch": 2, "m": {"op": "b"}}, {"ch": 2, "end": True}):
+        os.write(to_guest_w, encode(frame))
+    os.close(to_guest_w)  # the line ends: conversation 1 ends too
+    got = [decode(line) for line in itertools.islice(read_lines(from_guest_r), 4)]
+    assert got[0] == {"hello": True}
+    assert {"ch": 1, "m": {"echo": {"op": "a"}, "done": True}} in got
+    assert {"ch": 2, "m": {"echo": {"op": "b"}, "done": True}} in got
+    assert {"ch": 1, "end": True} in got, "the guest's side ends a conversation the host did not"
+    assert {"ch": 2, "end": True} not in got, "a conversation the host ended is not ended twice"
+
+
+def _record(tag: str, pid: int) -> LabRecord:
+    return LabRecord(tag=tag, topology="dual-homed", topology_file="/x/dual-homed.yaml", profile="fast", rate=10,
+                     kernel="guest", pid=pid, started=0.0)
+
+
+def test_find_lab_names_the_labs_or_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCTPLAB_STATE_DIR", str(tmp_path))
+    with pytest.raises(LabError, match="no lab is up; start one with: sctplab up TOPOLOGY"):
+        find_lab(None)
+    # this process stands in for a lab's owner: its command line must name the tag
+    monkeypatch.setattr("lab.session.records.process_alive", lambda pid, tag: pid == os.getpid())
+    _record("aaaaaa", os.getpid()).save()
+    _record("bbbbbb", os.getpid()).save()
+    _record("cccccc", 0).save()  # dead
+    (tmp_path / "broken").mkdir()
+    labs, broken = records()
+    assert [r.tag for r in labs] == ["aaaaaa", "bbbbbb", "cccccc"] and broken == [tmp_path / "broken"]
+    with pytest.raises(LabError, match=r"2 labs are up: aaaaaa \(dual-homed\), bbbbbb \(dual-homed\); name one"):
+        find_lab(None)
+    assert find_lab("bbbbbb").tag == "bbbbbb"
+    with pytest.raises(LabError, match=r"no lab 'cccccc' is up \(up: aaaaaa, bbbbbb\)"):
+        find_lab("cccccc")
+
+
+def test_status_view_shows_paths_faults_and_traffic() -> None:
+    (assoc,) = parse(ASSOCS, REMADDR, tick=0.01)
+    from dataclasses import asdict
+
+    snapshot = {
+        "lab": {"tag": "abc123", "topology": "dual-homed", "file": "topologies/dual-homed.yaml", "profile": "fast",
+                "uptime": 12.0, "namespaces": {"client": "sctplab-abc123-client"}},
+        "links": [{"name": "path-a", "ends": {
+            "client": {"interface": "eth0-abc123", "address": "198.18.1.1", "state": "UP"},
+            "server": {"interface": "eth0-abc123", "address": "198.18.1.2", "state": "UP"}}}],
+        "names": {"198.18.1.2": "server/path-a"},
+        "faults": [{"number": 1, "link": "path-a", "what": "blackhole path-a (both)"}],
+        "traffic": {"rate": 10, "sent": 50, "delivered": 49, "per_peer": {"198.18.2.1": 10.0}, "errors": []},
+        "associations": {"client": [asdict(assoc)]},
+        "events": ["    4.777  lab    fault      blackhole path-a (both)"],
+    }
+    console = Console(width=120, record=True, color_system=None)
+    console.print(render_status(snapshot, kernel="guest"))
+    text = console.export_text()
+    assert "lab abc123" in text and "#1 blackhole path-a (both)" in text
+    assert "*  198.18.1.2 (server/path-a)  PF" in text
+    assert "sent 50, delivered 49; arriving now: 10/s from 198.18.2.1" in text
+
+
+def test_doctor_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.doctor
+    import lab.guest.uml
+    from lab.errors import CapabilityError
+    from lab.kernel.caps import KernelCaps
+
+    def no_guest() -> None:
+        raise CapabilityError("no guest kernel available: missing linux.uml (Debian/Ubuntu package user-mode-linux)")
+
+    monkeypatch.setattr(lab.doctor, "probe", lambda: KernelCaps("6.18", False, {"sctp": "EPROTONOSUPPORT"}))
+    monkeypatch.setattr(lab.guest.uml, "find_guest_kernel", no_guest)
+    monkeypatch.setattr(lab.doctor.shutil, "which", lambda *a, **k: None)
+    findings, runnable = lab.doctor.diagnose()
+    fixes = {f.what: f.fix for f in findings if not f.ok}
+    assert not runnable
+    assert "kernel-modules-extra" in fixes["this kernel: sctp"]
+    assert fixes["guest kernel"].startswith("apt-get install user-mode-linux kmod")
+    assert fixes["tcpdump (wire captures)"] == "apt-get install tcpdump"
