@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    from lab.faults.chunks import CHUNK_TYPES
+    from lab.sctp.states import CHUNK_TYPES
     from lab.model.faultspec import FAULT_KINDS
     from lab.session.faultargs import SHORT_NAMES
 

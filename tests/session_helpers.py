@@ -6,19 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from lab.kernel.choice import kernel_tick
 from lab.sctp.profile import get_profile
-from lab.timing import failback_window, unreachable_window
+from lab.session.service import RATE_WINDOW
+from lab.timing import Window, failback_window, heartbeat_window, unreachable_window
 from lab.wait import wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 FAST = get_profile("fast")
-#: The kernel's longest time to declare a blackholed path unreachable, and to take it back.
-UNREACHABLE = unreachable_window(FAST, tick=kernel_tick()).high + 1.0
-FAILBACK = failback_window(FAST, tick=kernel_tick()).high + 1.0
+#: Until an idle path is heartbeated (and so confirmed); from a blackhole until the kernel declares
+#: the path unreachable; from the restore until data is back.
+HEARTBEAT = heartbeat_window(FAST, tick=kernel_tick())
+UNREACHABLE = unreachable_window(FAST, tick=kernel_tick())
+FAILBACK = failback_window(FAST, tick=kernel_tick())
+_POLL = 0.2
 
 
 class Sctplab:
@@ -27,6 +32,7 @@ class Sctplab:
     def __init__(self, state: Path, *extra: str) -> None:
         self.env = {**os.environ, "SCTPLAB_STATE_DIR": str(state), "NO_COLOR": "1", "COLUMNS": "120"}
         self.extra = list(extra)
+        self.slowest_query = 0.0
 
     def run(self, *args: str, check: int | None = 0, timeout: float = 240, stdin: str | None = None
             ) -> subprocess.CompletedProcess[str]:
@@ -39,7 +45,16 @@ class Sctplab:
         return done
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.run("status", "--json").stdout)
+        start = time.monotonic()
+        status: dict[str, Any] = json.loads(self.run("status", "--json").stdout)
+        self.slowest_query = max(self.slowest_query, time.monotonic() - start)
+        return status
+
+    def within(self, seconds: float) -> float:
+        """``seconds`` plus what watching costs: the query that just missed the change, the one that sees it, a pause."""
+        if not self.slowest_query:
+            self.status()  # measures a query
+        return seconds + 2 * self.slowest_query + _POLL
 
     def path_state(self, node: str, address: str) -> str | None:
         for assoc in self.status()["associations"][node]:
@@ -48,10 +63,21 @@ class Sctplab:
                     return str(path["state"])
         return None
 
-    def wait_path_state(self, node: str, address: str, state: str, timeout: float) -> None:
-        wait_until(lambda: self.path_state(node, address) == state, timeout=timeout, interval=0.2,
+    def wait_path_state(self, node: str, address: str, state: str, window: Window) -> None:
+        wait_until(lambda: self.path_state(node, address) == state, timeout=self.within(window.high), interval=_POLL,
                    what=f"{node}'s path to {address} to be {state} (sctplab status)")
 
-    def wait_arriving_from(self, address: str, timeout: float) -> None:
-        wait_until(lambda: address in self.status()["traffic"]["per_peer"], timeout=timeout, interval=0.2,
-                   what=f"the lab's messages to arrive from {address} (sctplab status)")
+    def wait_arriving_from(self, address: str, window: Window) -> None:
+        wait_until(lambda: address in self.status()["traffic"]["per_peer"], timeout=self.within(window.high),
+                   interval=_POLL, what=f"the lab's messages to arrive from {address} (sctplab status)")
+
+    def wait_not_arriving_from(self, address: str) -> None:
+        """Until no message from ``address`` is left in the status's rate window."""
+        wait_until(lambda: address not in self.status()["traffic"]["per_peer"], timeout=self.within(RATE_WINDOW),
+                   interval=_POLL, what=f"no message from {address} in the last {RATE_WINDOW:g} s (sctplab status)")
+
+    def wait_all_delivered(self, window: Window) -> None:
+        """Until every message sent so far has been delivered (distinct), no later than ``window`` allows."""
+        sent = self.status()["traffic"]["sent"]
+        wait_until(lambda: self.status()["traffic"]["delivered"] >= sent, timeout=self.within(window.high),
+                   interval=_POLL, what=f"the {sent} messages sent so far to be delivered (sctplab status)")

@@ -24,6 +24,7 @@ from lab.events import EventLog
 from lab.faults.netem import NetemParams, NetemTable
 from lab.faults.snapshot import Snapshot, compare, take
 from lab.kernel.network import LINK_UP_TIMEOUT, Network
+from lab.model.faultspec import Direction  # a-to-b/b-to-a: the link's ends in the topology file
 from lab.wait import wait_until
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
     "netem_table",
 ]
 
-#: ``a-to-b``/``b-to-a`` follow the link's ``a`` and ``b`` ends in the topology file.
-Direction = Literal["both", "a-to-b", "b-to-a"]
 
 
 class Fault(Protocol):

@@ -17,22 +17,10 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.errors import KernelError
 from lab.kernel.network import Network
+from lab.sctp.states import CHUNK_TYPES
 
 __all__ = ["CHUNK_TYPES", "ChunkDrop"]
 
-#: RFC 9260 chunk type codes the lab can drop.
-CHUNK_TYPES = {
-    "DATA": 0,
-    "INIT": 1,
-    "INIT-ACK": 2,
-    "SACK": 3,
-    "HEARTBEAT": 4,
-    "HEARTBEAT-ACK": 5,
-    "ABORT": 6,
-    "SHUTDOWN": 7,
-    "COOKIE-ECHO": 10,
-    "COOKIE-ACK": 11,
-}
 _CLSACT_EGRESS = 0xFFFFFFF3
 #: Per IP version: the ethertype, the u32 keys that match SCTP, the offset of the first chunk.
 _MATCH = {

@@ -20,7 +20,7 @@ from typing import Iterator
 
 from lab.errors import KernelError
 
-__all__ = ["NETNS_DIR", "create", "remove", "entered", "path_of", "names"]
+__all__ = ["NETNS_DIR", "create", "remove", "enter", "entered", "path_of", "names"]
 
 NETNS_DIR = Path("/run/netns")
 
@@ -103,6 +103,19 @@ def remove(name: str) -> None:
     target.unlink(missing_ok=True)
 
 
+def enter(name: str) -> None:
+    """Move the calling thread into the named namespace for good (e.g. a child about to exec)."""
+    try:
+        target = os.open(path_of(name), os.O_RDONLY)
+    except FileNotFoundError as err:
+        raise KernelError(f"network namespace {name!r} does not exist") from err
+    try:
+        if _libc.setns(target, _CLONE_NEWNET) != 0:
+            raise _fail("entering", name)
+    finally:
+        os.close(target)
+
+
 @contextmanager
 def entered(name: str) -> Iterator[None]:
     """Run the body with the calling thread inside the named namespace.
@@ -112,15 +125,7 @@ def entered(name: str) -> Iterator[None]:
     """
     home = os.open(_thread_ns(), os.O_RDONLY)
     try:
-        try:
-            target = os.open(path_of(name), os.O_RDONLY)
-        except FileNotFoundError as err:
-            raise KernelError(f"network namespace {name!r} does not exist") from err
-        try:
-            if _libc.setns(target, _CLONE_NEWNET) != 0:
-                raise _fail("entering", name)
-        finally:
-            os.close(target)
+        enter(name)
         try:
             yield
         finally:

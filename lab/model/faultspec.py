@@ -133,7 +133,7 @@ class FlapFault(_Fault):
 
 
 class DropChunksFault(_Fault):
-    """Drop packets whose first chunk is one of ``chunks`` (names of :data:`lab.faults.chunks.CHUNK_TYPES`)."""
+    """Drop packets whose first chunk is one of ``chunks`` (names of :data:`lab.sctp.states.CHUNK_TYPES`)."""
 
     kind: Literal["drop-chunks"] = "drop-chunks"
     chunks: list[str] = Field(description="a list of SCTP chunk types such as [HEARTBEAT-ACK]")
@@ -142,7 +142,7 @@ class DropChunksFault(_Fault):
     @field_validator("chunks")
     @classmethod
     def _chunks(cls, chunks: list[str]) -> list[str]:
-        from lab.faults.chunks import CHUNK_TYPES
+        from lab.sctp.states import CHUNK_TYPES
 
         if not chunks:
             raise ValueError(f"no chunk types given (expected some of: {', '.join(CHUNK_TYPES)})")

@@ -27,10 +27,6 @@ from lab.errors import ConfigError
 from lab.model.base import StrictModel as _Model
 from lab.model.base import check_name as _check_name
 from lab.model.faultspec import (
-    FAULT_KINDS,
-    BlackholeFault,
-    Direction,
-    DropChunksFault,
     FaultSpec,
     FlapFault,
     ImpairFault,
@@ -46,18 +42,9 @@ from lab.sctp.profile import PROFILES, TimerProfile, get_profile
 __all__ = [
     "SETTLE",
     "ACTIONS",
-    "Direction",
     "Side",
     "PathState",
     "Count",
-    "BlackholeFault",
-    "ImpairFault",
-    "LinkDownFault",
-    "RouteWithdrawalFault",
-    "FlapFault",
-    "DropChunksFault",
-    "FaultSpec",
-    "FAULT_KINDS",
     "WaitState",
     "Step",
     "Traffic",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from lab.evidence.expect import (ExpectationError, expect_association_lost, expect_data_moved, expect_init_advertised,
                                  expect_no_abort, expect_no_data)
 from lab.kernel.choice import kernel_tick
-from lab.model.scenario import BlackholeFault, DropChunksFault, FaultSpec, ImpairFault
+from lab.model.faultspec import BlackholeFault, DropChunksFault, FaultSpec, ImpairFault
 from lab.report.model import Check, WindowRecord
 from lab.scenario.runner import Run
 from lab.timing import Window, abort_window, alternate_data_window, failback_window, switch_stall_window

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 from lab.errors import LabError
 
-__all__ = ["Message", "Conversation", "SocketConversation", "Mux", "encode", "decode"]
+__all__ = ["Message", "Conversation", "SocketConversation", "Mux", "encode", "decode", "read_lines", "FrameWriter"]
 
 Message = dict[str, Any]
 
@@ -90,6 +90,20 @@ class SocketConversation:
                 return
 
 
+class FrameWriter:
+    """Writes whole messages to a file descriptor shared by threads (a console line)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._lock = threading.Lock()
+
+    def write(self, frame: Message) -> None:
+        data = encode(frame)
+        with self._lock:
+            while data:
+                data = data[os.write(self.fd, data):]
+
+
 def read_lines(fd: int) -> Iterator[bytes]:
     """Lines from a file descriptor until it ends."""
     pending = b""
@@ -130,15 +144,8 @@ class Mux:
 
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self.read_fd = read_fd
-        self.write_fd = write_fd
-        self._lock = threading.Lock()
+        self.write = FrameWriter(write_fd).write
         self._open: dict[int, _MuxConversation] = {}
-
-    def write(self, frame: Message) -> None:
-        data = encode(frame)
-        with self._lock:
-            while data:
-                data = data[os.write(self.write_fd, data):]
 
     def forget(self, channel: int) -> None:
         self._open.pop(channel, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -61,13 +61,11 @@ def status(tag: str | None, *, watch: bool, as_json: bool) -> int:
         return 0
     from rich.live import Live
 
-    stop = threading.Event()
     with Live(console=console, auto_refresh=False, screen=False) as live:
         try:
             while True:
                 live.update(render_status(ask(record, {"op": "status"})["status"], kernel=record.kernel), refresh=True)
-                if stop.wait(WATCH_INTERVAL):
-                    break
+                time.sleep(WATCH_INTERVAL)  # the frame rate of the view, not a wait for any state
         except KeyboardInterrupt:
             pass
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -63,17 +64,17 @@ def start_lab(topology_file: Path, *, profile: str, rate: float, where: str, sce
 
     def listening() -> bool:
         if proc.poll() is not None:
-            raise LabError(f"the lab stopped while starting (exit status {proc.returncode}); its log "
-                           f"({record.log}) ends with:\n{_log_tail(record)}")
+            raise LabError(f"the lab stopped while starting (exit status {proc.returncode})")
         return record.socket.exists()
 
     try:
         wait_until(listening, timeout=UP_TIMEOUT, what=f"the lab's control socket {record.socket}", interval=0.05)
         answer = {"status": {}} if scenario is not None else ask(record, {"op": "ready"}, timeout=UP_TIMEOUT)
-    except (LabError, KeyboardInterrupt) as err:
+    except LabError as err:
+        _stop(proc, record)  # the log is complete once the process is gone
+        raise LabError(f"{err}; the lab's log ({record.log}) ends with:\n{_log_tail(record)}") from err
+    except KeyboardInterrupt:
         _stop(proc, record)
-        if isinstance(err, LabError) and proc.returncode not in (None, 0) and "log" not in str(err):
-            raise LabError(f"{err}; the lab's log ({record.log}) ends with:\n{_log_tail(record)}") from err
         raise
     return record, answer["status"]
 
@@ -133,12 +134,12 @@ def bring_down(record: LabRecord) -> str:
             message = str(ask(record, {"op": "down"}, timeout=DOWN_TIMEOUT).get("message") or "")
         except LabError as err:
             message = f"the lab did not answer ({err}); stopping its process"
-            os.kill(record.pid, 15)
+            os.kill(record.pid, signal.SIGTERM)
         try:
             wait_until(lambda: not process_alive(record.pid, record.tag), timeout=DOWN_TIMEOUT,
                        what=f"lab {record.tag}'s process {record.pid} to end", interval=0.05)
         except WaitTimeout:
-            os.killpg(record.pid, 9)
+            os.killpg(record.pid, signal.SIGKILL)  # started as its own session: the guest goes too
             message += f"; killed process {record.pid} after {DOWN_TIMEOUT:.0f} s"
     record.remove()
     return message

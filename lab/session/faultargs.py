@@ -74,7 +74,7 @@ def settings(words: Sequence[str], *, command: str) -> dict[str, Any]:
         key, sep, raw = word.partition("=")
         if not sep or not key or not raw:
             raise ConfigError(f"sctplab {command}: {word!r}: expected key=value, e.g. delay=80ms or loss=5%")
-        name = SHORT_NAMES.get(key, key.replace("-", "_") if key.replace("-", "_") in SHORT_NAMES.values() else key)
+        name = SHORT_NAMES.get(key) or key.replace("-", "_")  # the file's keys use "_"
         if name in out:
             raise ConfigError(f"sctplab {command}: {word!r}: {key} is given twice")
         try:

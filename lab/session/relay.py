@@ -23,7 +23,7 @@ from typing import Sequence
 
 from lab.errors import GuestError
 from lab.guest.uml import booted
-from lab.session.channel import Message, decode, encode, read_lines
+from lab.session.channel import FrameWriter, decode, encode, read_lines
 
 __all__ = ["main", "DOWN_GRACE"]
 
@@ -34,19 +34,12 @@ _DOWN_CHANNEL = 0
 
 class _Relay:
     def __init__(self, to_guest: int, from_guest: int) -> None:
-        self.to_guest = to_guest
+        self.send = FrameWriter(to_guest).write
         self.from_guest = from_guest
         self.hello = threading.Event()
         self.gone = threading.Event()
-        self._lock = threading.Lock()
         self._conns: dict[int, socket.socket] = {}
         self._ids = itertools.count(1)
-
-    def send(self, frame: Message) -> None:
-        data = encode(frame)
-        with self._lock:
-            while data:
-                data = data[os.write(self.to_guest, data):]
 
     def from_guest_loop(self) -> None:
         for line in read_lines(self.from_guest):

@@ -10,11 +10,9 @@ and ``{"eof": true}`` to the shell, ``{"exit": STATUS, "done": true}`` at the en
 from __future__ import annotations
 
 import base64
-import ctypes
 import fcntl
 import os
 import pty
-import select
 import shutil
 import signal
 import struct
@@ -23,13 +21,11 @@ import threading
 import tty
 from typing import Sequence
 
-from lab.errors import LabError
-from lab.kernel.netns import path_of
+from lab.errors import KernelError, LabError
+from lab.kernel.netns import enter
 from lab.session.channel import Conversation, Message
 
 __all__ = ["serve_shell", "run_shell", "stream", "default_shell"]
-
-_CLONE_NEWNET = 0x40000000
 
 
 def default_shell(node: str) -> tuple[list[str], dict[str, str]]:
@@ -47,11 +43,11 @@ def _set_size(fd: int, rows: int, cols: int) -> None:
 def _exec_in(netns: str, argv: Sequence[str], env: dict[str, str]) -> None:
     """In the forked child: enter the namespace and become ``argv``; never returns."""
     try:
-        fd = os.open(path_of(netns), os.O_RDONLY)
-        if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
-            os.write(2, f"sctplab: cannot enter {netns}: {os.strerror(ctypes.get_errno())}\r\n".encode())
-            os._exit(126)
-        os.close(fd)
+        enter(netns)
+    except KernelError as err:
+        os.write(2, f"sctplab: {err}\r\n".encode())
+        os._exit(126)
+    try:
         os.execvpe(argv[0], list(argv), env)
     except OSError as err:
         os.write(2, f"sctplab: cannot run {argv[0]}: {err.strerror}\r\n".encode())
@@ -162,8 +158,7 @@ def stream(conversation: Conversation, request: Message, *, raw: bool, forward_i
 def _forward_stdin(conversation: Conversation) -> None:
     try:
         while True:
-            ready, _, _ = select.select([0], [], [])
-            chunk = os.read(0, 4096) if ready else b""
+            chunk = os.read(0, 4096)
             if not chunk:
                 conversation.send({"eof": True})
                 return

@@ -17,7 +17,7 @@ from lab.errors import CapabilityError
 from lab.guest.uml import find_guest_kernel
 from lab.kernel.caps import in_guest
 from lab.session.records import process_alive, records
-from tests.session_helpers import FAILBACK, UNREACHABLE, Sctplab
+from tests.session_helpers import FAILBACK, HEARTBEAT, UNREACHABLE, Sctplab
 
 
 def _guest_available() -> str | None:
@@ -50,7 +50,7 @@ def test_a_lab_in_a_guest_is_driven_from_the_host(guest_lab: Sctplab) -> None:
     (record,) = records()[0]
     assert record.kernel == "guest" and "the namespaces live in the guest kernel" in out
     try:
-        lab.wait_path_state("client", "198.18.2.2", "ACTIVE", UNREACHABLE)
+        lab.wait_path_state("client", "198.18.2.2", "ACTIVE", HEARTBEAT)
         lab.run("fail", "path-a")
         lab.wait_path_state("client", "198.18.1.2", "INACTIVE", UNREACHABLE)
         lab.wait_arriving_from("198.18.2.1", UNREACHABLE)
@@ -60,6 +60,7 @@ def test_a_lab_in_a_guest_is_driven_from_the_host(guest_lab: Sctplab) -> None:
         assert "node=server" in piped.stdout
         lab.run("restore", "path-a")
         lab.wait_path_state("client", "198.18.1.2", "ACTIVE", FAILBACK)
+        lab.wait_all_delivered(FAILBACK)
         assert lab.status()["traffic"]["errors"] == []
     finally:
         lab.run("down")

@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConfigError
-from lab.model.scenario import (
-    SETTLE,
-    ApplyFault,
+from lab.model.faultspec import (
     BlackholeFault,
     DropChunksFault,
     FlapFault,
     ImpairFault,
     LinkDownFault,
-    RestoreFault,
     RouteWithdrawalFault,
+)
+from lab.model.scenario import (
+    SETTLE,
+    ApplyFault,
+    RestoreFault,
     Scenario,
     SetPrimary,
     WaitState,
