@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "load_topology": "lab.model.topology",
     "Topology": "lab.model.topology",
-    "get_profile": "lab.sctp.profile",
-    "TimerProfile": "lab.sctp.profile",
-    "PROFILES": "lab.sctp.profile",
+    "get_profile": "lab.model.profile",
+    "TimerProfile": "lab.model.profile",
+    "PROFILES": "lab.model.profile",
     "build": "lab.kernel.network",
     "Network": "lab.kernel.network",
     "endpoint_pair": "lab.sctp.pair",
@@ -38,7 +38,7 @@ _EXPORTS = {
     "LinkDown": "lab.faults",
     "RouteWithdrawal": "lab.faults",
     "Flap": "lab.faults",
-    "NetemParams": "lab.faults",
+    "NetemParams": "lab.model.netem",
     "EventLog": "lab.events",
     "DeliveryReport": "lab.sctp.traffic",
     "FailoverEvidence": "lab.verdict",
@@ -79,11 +79,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lab.events import EventLog
     from lab.guest.uml import run_in_guest
     from lab.kernel.choice import choose_kernel
-    from lab.faults import Blackhole, Flap, Impair, LinkDown, NetemParams, RouteWithdrawal, inject
+    from lab.faults import Blackhole, Flap, Impair, LinkDown, RouteWithdrawal, inject
+    from lab.model.netem import NetemParams
     from lab.kernel.network import Network, build
     from lab.model.topology import Topology, load_topology
     from lab.sctp.pair import EndpointPair, endpoint_pair
-    from lab.sctp.profile import PROFILES, TimerProfile, get_profile
+    from lab.model.profile import PROFILES, TimerProfile, get_profile
     from lab.sctp.traffic import DeliveryReport
     from lab.timing import Window, abort_window, failback_window, switch_stall_window, unreachable_window
     from lab.verdict import FailoverEvidence, failover_problems

@@ -17,7 +17,7 @@ from lab.errors import ConfigError, LabError
 
 if TYPE_CHECKING:
     from lab.model.scenario import LoadedScenario
-    from lab.sctp.profile import TimerProfile
+    from lab.model.profile import TimerProfile
 
 __all__ = ["main"]
 
@@ -47,9 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    from lab.sctp.states import CHUNK_TYPES
+    from lab.model.protocol import CHUNK_TYPES
     from lab.model.faultspec import FAULT_KINDS
-    from lab.session.faultargs import SHORT_NAMES
+    from lab.model.netem import DIRECTIONS, PARAMETERS
 
     def lab_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--lab", metavar="TAG", help="which lab (default: the only one up)")
@@ -64,7 +64,7 @@ def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPars
     lab_option(status)
     status.add_argument("--watch", action="store_true", help="redraw twice a second until Ctrl-C")
     status.add_argument("--json", action="store_true", help="print the snapshot as JSON")
-    directions = ("both", "a-to-b", "b-to-a")
+    directions = DIRECTIONS
     fail = commands.add_parser(
         "fail", help="inject a fault on a link (default: blackhole)",
         epilog=f"kinds: {', '.join(FAULT_KINDS)}. Settings are the scenario file's keys as key=value, e.g. "
@@ -77,8 +77,8 @@ def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPars
     fail.add_argument("--direction", choices=directions, help="one direction only (ends a/b of the link)")
     impair = commands.add_parser(
         "impair", help="set or change netem impairments on a link",
-        epilog="settings: " + ", ".join(f"{short}= ({key})" for short, key in SHORT_NAMES.items())
-               + "; e.g. delay=80ms jitter=10ms loss=5%% rate=2mbit")
+        epilog="settings: " + ", ".join(f"{p.short}= ({p.meaning}, {p.unit})" for p in PARAMETERS)
+               + "; e.g. delay=80ms jitter=10ms loss=5% rate=2mbit")
     lab_option(impair)
     impair.add_argument("link", help="a link of the lab's topology, e.g. path-b")
     impair.add_argument("settings", nargs="+", metavar="KEY=VALUE", help="e.g. delay=80ms loss=5%%")
@@ -121,7 +121,7 @@ def _topology_dirs() -> list[Path]:
 def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
     """Resolve and validate the demo's files (before any guest boots)."""
     from lab.model.topology import load_topology, resolve_topology_path
-    from lab.sctp.profile import get_profile
+    from lab.model.profile import get_profile
 
     topology = resolve_topology_path(args.topology, _topology_dirs())
     load_topology(topology)
@@ -167,7 +167,7 @@ def _session(args: argparse.Namespace) -> int:
     command = args.command
     if command == "up":
         from lab.model.topology import load_topology, resolve_topology_path
-        from lab.sctp.profile import get_profile
+        from lab.model.profile import get_profile
 
         topology = resolve_topology_path(args.topology, _topology_dirs())
         load_topology(topology)

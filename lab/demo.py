@@ -19,7 +19,7 @@ from lab.faults import Blackhole, inject
 from lab.kernel.network import build
 from lab.model.topology import load_topology
 from lab.sctp.pair import endpoint_pair
-from lab.sctp.profile import TimerProfile
+from lab.model.profile import TimerProfile
 from lab.timing import failback_window, switch_stall_window, unreachable_window
 from lab.verdict import FailoverEvidence, failover_problems
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.sctp.profile import TimerProfile
+from lab.model.profile import TimerProfile
 
 __all__ = [
     "Window",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.kernel.choice import kernel_tick
-from lab.sctp.profile import get_profile
+from lab.model.profile import get_profile
 from lab.session.service import RATE_WINDOW
 from lab.timing import Window, failback_window, heartbeat_window, unreachable_window
 from lab.wait import wait_until

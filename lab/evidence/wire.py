@@ -54,7 +54,7 @@ from lab.sctp.addresses import canonical
 
 __all__ = [
     "Chunk",
-    "Direction",
+    "Heading",
     "Handshake",
     "HeartbeatCount",
     "Wire",
@@ -62,7 +62,7 @@ __all__ = [
     "SHUTDOWN_KINDS",
 ]
 
-Direction = Literal["out", "in", "through"]
+Heading = Literal["out", "in", "through"]
 
 # Looked up by EXACT class: scapy's HEARTBEAT-ACK subclasses HEARTBEAT,
 # INIT-ACK subclasses INIT and COOKIE-ECHO subclasses ERROR, so an
@@ -92,7 +92,7 @@ class Chunk:
 
     at: float  #: pcap timestamp (wall clock, seconds)
     point: str  #: capture point name, e.g. ``path-a-client``
-    direction: Direction  #: ``out`` if the IP source is the point's local address, else ``in``
+    direction: Heading  #: ``out`` if the IP source is the point's local address, else ``in``
     src: str  #: IP source address
     dst: str  #: IP destination address
     kind: str  #: ``INIT``, ``DATA``, ``HEARTBEAT-ACK``, ... or scapy's chunk class name
@@ -150,7 +150,7 @@ def _chunks_of(packet: Packet, at: float, point: str, local: frozenset[str]) -> 
         return []
     src, dst = canonical(ip.src), canonical(ip.dst)
     # at a router's end of a link, a packet between the endpoints is only passing through
-    direction: Direction = "out" if src in local else "in" if dst in local else "through"
+    direction: Heading = "out" if src in local else "in" if dst in local else "through"
     found: list[Chunk] = []
     layer = sctp.payload
     while isinstance(layer, Packet) and type(layer).__name__.startswith("SCTPChunk"):
@@ -259,7 +259,7 @@ class Wire:
             order.setdefault(key)
         return {key: HeartbeatCount(sent=sent[key], acked=acked[key]) for key in order}
 
-    def data(self, src: str | None = None, dst: str | None = None, *, direction: Direction = "in") -> list[Chunk]:
+    def data(self, src: str | None = None, dst: str | None = None, *, direction: Heading = "in") -> list[Chunk]:
         """DATA chunks from ``src`` to ``dst`` (None: any), as they arrived (``in``) or left (``out``)."""
         return [
             c
@@ -283,22 +283,22 @@ class Wire:
         return repeats
 
     def first_data(
-        self, src: str | None, dst: str | None, *, after: float, direction: Direction = "in"
+        self, src: str | None, dst: str | None, *, after: float, direction: Heading = "in"
     ) -> Chunk | None:
         """The first DATA chunk ``src`` -> ``dst`` strictly after ``after`` (pcap time)."""
         return next((c for c in self.data(src, dst, direction=direction) if c.at > after), None)
 
     def last_data(
-        self, src: str | None, dst: str | None, *, before: float, direction: Direction = "in"
+        self, src: str | None, dst: str | None, *, before: float, direction: Heading = "in"
     ) -> Chunk | None:
         """The last DATA chunk ``src`` -> ``dst`` strictly before ``before`` (pcap time)."""
         return next((c for c in reversed(self.data(src, dst, direction=direction)) if c.at < before), None)
 
-    def aborts(self, *, direction: Direction = "out") -> list[Chunk]:
+    def aborts(self, *, direction: Heading = "out") -> list[Chunk]:
         """ABORT chunks, by default where they left their sender (each once)."""
         return [c for c in self.chunks if c.kind == "ABORT" and c.direction == direction]
 
-    def shutdowns(self, *, direction: Direction = "out") -> list[Chunk]:
+    def shutdowns(self, *, direction: Heading = "out") -> list[Chunk]:
         """SHUTDOWN, SHUTDOWN-ACK and SHUTDOWN-COMPLETE chunks, by default where they left their sender."""
         return [c for c in self.chunks if c.kind in SHUTDOWN_KINDS and c.direction == direction]
 

@@ -1,23 +1,22 @@
 """Faults injected into a live lab, each undone exactly (see docs/faults.md)."""
 
-from lab.faults.catalogue import Blackhole, Direction, Fault, Flap, Impair, LinkDown, RouteWithdrawal, inject
-from lab.faults.chunks import CHUNK_TYPES, ChunkDrop
-from lab.faults.netem import PARAMETERS, NetemParams
+from lab.faults.catalogue import Blackhole, Fault, Flap, Impair, LinkDown, RouteWithdrawal, inject
+from lab.faults.chunks import ChunkDrop
+from lab.faults.links import LinkFaults
 from lab.faults.schedule import Planned, Schedule
+from lab.faults.spec import from_spec
 
 __all__ = [
     "Blackhole",
-    "CHUNK_TYPES",
     "ChunkDrop",
-    "Direction",
     "Fault",
     "Flap",
     "Impair",
     "LinkDown",
-    "NetemParams",
-    "PARAMETERS",
+    "LinkFaults",
     "Planned",
     "RouteWithdrawal",
     "Schedule",
+    "from_spec",
     "inject",
 ]

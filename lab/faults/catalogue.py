@@ -19,24 +19,21 @@ from typing import Iterator, Literal, Protocol
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.errors import KernelError
+from lab.errors import ConfigError, KernelError
 from lab.events import EventLog
-from lab.faults.netem import NetemParams, NetemTable
 from lab.faults.snapshot import Snapshot, compare, take
 from lab.kernel.network import LINK_UP_TIMEOUT, Network
-from lab.model.faultspec import Direction  # a-to-b/b-to-a: the link's ends in the topology file
+from lab.model.netem import Direction, NetemParams
 from lab.wait import wait_until
 
 __all__ = [
     "Fault",
-    "Direction",
     "Blackhole",
     "Impair",
     "LinkDown",
     "RouteWithdrawal",
     "Flap",
     "inject",
-    "netem_table",
 ]
 
 
@@ -57,19 +54,6 @@ class Fault(Protocol):
     def undo(self, net: Network) -> None: ...
 
 
-def _senders(net: Network, link: str, direction: Direction) -> list[str]:
-    spec = net.topology.links[link]
-    return {"both": [spec.a.node, spec.b.node], "a-to-b": [spec.a.node], "b-to-a": [spec.b.node]}[direction]
-
-
-def netem_table(net: Network) -> NetemTable:
-    """The network's shared netem state (one per built network, kept on it)."""
-    table = net.__dict__.get("_netem")
-    if table is None:
-        table = net.__dict__["_netem"] = NetemTable(net)
-    return table
-
-
 @dataclass(eq=False)
 class Impair:
     """netem on a link's egress, per direction: loss, delay, jitter, reorder, duplicate, corrupt, rate.
@@ -87,12 +71,12 @@ class Impair:
         return f"impair {self.link} ({self.direction}): {self.params.describe()}"
 
     def nodes(self, net: Network) -> list[str]:
-        return _senders(net, self.link, self.direction)
+        return net.topology.senders(self.link, self.direction)
 
     def apply(self, net: Network) -> None:
         self._net = net
         for node in self.nodes(net):
-            netem_table(net).set(node, self.link, id(self), self.params)
+            net.netem.set(net.interface(self.link, node), id(self), self.params)
 
     def update(self, params: NetemParams) -> None:
         """Replace this impairment's parameters while it is applied."""
@@ -102,7 +86,7 @@ class Impair:
 
     def undo(self, net: Network) -> None:
         for node in self.nodes(net):
-            netem_table(net).clear(node, self.link, id(self))
+            net.netem.clear(net.interface(self.link, node), id(self))
 
 
 @dataclass(eq=False)
@@ -151,7 +135,7 @@ def _set_state(net: Network, node: str, link: str, state: str, ipr: IPRoute | No
 
 
 def _wait_up(net: Network, link: str) -> None:
-    spec = net.topology.links[link]
+    spec = net.topology.link(link)
     for node in (spec.a.node, spec.b.node):
         wait_until(lambda node=node: net.operstate(link, node) == "UP", timeout=LINK_UP_TIMEOUT,  # type: ignore[misc]
                    what=f"{net.ifname(link, node)} in {net.netns(node)} to be up again")
@@ -174,7 +158,7 @@ class LinkDown:
     _routes: list[dict[str, object]] = field(default_factory=list, repr=False)
 
     def near(self, net: Network) -> str:
-        return self.node or net.topology.links[self.link].a.node
+        return self.node or net.topology.link(self.link).a.node
 
     def target(self, net: Network) -> str:
         near = self.near(net)
@@ -184,7 +168,7 @@ class LinkDown:
         return f"admin down {self.link} ({self.side} side of {self.node or 'end a'})"
 
     def nodes(self, net: Network) -> list[str]:
-        return list(net.topology.links[self.link].nodes())
+        return list(net.topology.link(self.link).nodes())
 
     def apply(self, net: Network) -> None:
         self._routes = _set_state(net, self.target(net), self.link, "down")
@@ -255,7 +239,7 @@ class Flap:
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.period <= 0 or not 0 < self.duty < 1:
-            raise KernelError(f"flap needs count >= 1, period > 0 and 0 < duty < 1 (got {self.count}, "
+            raise ConfigError(f"flap needs count >= 1, period > 0 and 0 < duty < 1 (got {self.count}, "
                               f"{self.period}, {self.duty})")
 
     @property
@@ -316,9 +300,7 @@ def inject(net: Network, fault: Fault, *, log: EventLog | None = None) -> Iterat
     Faults on different links may overlap freely; faults on one link must
     nest (the one applied last is undone first).
     """
-    if fault.link not in net.topology.links:
-        raise KernelError(f"no link {fault.link!r} in topology {net.topology.name} "
-                          f"(links: {', '.join(net.topology.links)})")
+    net.topology.link(fault.link)  # ConfigError naming the links there are
     nodes = fault.nodes(net)
 
     def snapshot(node: str) -> Snapshot:  # what the fault acts on: the link's interface in the node

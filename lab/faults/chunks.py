@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.errors import KernelError
+from lab.errors import ConfigError, KernelError
 from lab.kernel.network import Network
-from lab.sctp.states import CHUNK_TYPES
+from lab.model.netem import Direction
+from lab.model.protocol import CHUNK_TYPES
 
 __all__ = ["CHUNK_TYPES", "ChunkDrop"]
 
@@ -32,38 +33,30 @@ _MATCH = {
 }
 
 
-def _users(net: Network) -> dict[tuple[str, str], set[int]]:
-    """Filter priorities in use per (node, link): the clsact qdisc goes when none is left."""
-    users = net.__dict__.setdefault("_chunk_drops", {})
-    return users  # type: ignore[no-any-return]
-
-
 @dataclass(eq=False)
 class ChunkDrop:
     """Drop packets whose first chunk is one of ``chunks`` on a link (egress of the sending end(s))."""
 
     link: str
     chunks: tuple[str, ...] = ("DATA",)
-    direction: str = "both"
+    direction: Direction = "both"
     _prio: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.chunks if c not in CHUNK_TYPES]
         if unknown or not self.chunks:
-            raise KernelError(f"unknown chunk type(s) {unknown or '(none)'} (expected some of: {', '.join(CHUNK_TYPES)})")
+            raise ConfigError(f"unknown chunk type(s) {unknown or '(none)'} (expected some of: {', '.join(CHUNK_TYPES)})")
 
     def describe(self) -> str:
         return f"drop {'/'.join(self.chunks)} chunks on {self.link} ({self.direction})"
 
     def nodes(self, net: Network) -> list[str]:
-        from lab.faults.catalogue import _senders
-
-        return _senders(net, self.link, self.direction)  # type: ignore[arg-type]
+        return net.topology.senders(self.link, self.direction)
 
     def apply(self, net: Network) -> None:
         for node in self.nodes(net):
             ipr, index = net.ipr(node), net.ifindex(self.link, node)
-            users = _users(net).setdefault((node, self.link), set())
+            users = net.filters.setdefault(net.ifname(self.link, node), set())
             try:
                 if not users:
                     ipr.tc("add", "clsact", index=index)
@@ -82,7 +75,7 @@ class ChunkDrop:
     def undo(self, net: Network) -> None:
         for node, prio in list(self._prio.items()):
             ipr, index = net.ipr(node), net.ifindex(self.link, node)
-            users = _users(net).get((node, self.link), set())
+            users = net.filters.get(net.ifname(self.link, node), set())
             users.discard(prio)
             del self._prio[node]
             try:

@@ -15,7 +15,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from lab.errors import KernelError
+from lab.errors import ConfigError
 from lab.events import EventLog
 from lab.faults.catalogue import Fault, inject
 from lab.kernel.network import Network
@@ -42,7 +42,7 @@ class Schedule:
 
     def at(self, offset: float, fault: Fault, *, hold: float | None = None) -> Schedule:
         if offset < 0 or (hold is not None and hold <= 0):
-            raise KernelError(f"a scheduled fault needs offset >= 0 and hold > 0 (got {offset}, {hold})")
+            raise ConfigError(f"a scheduled fault needs offset >= 0 and hold > 0 (got {offset}, {hold})")
         self.planned.append(Planned(offset, fault, hold))
         return self
 

@@ -22,6 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.errors import KernelError
 from lab.kernel import netns, sysctl
+from lab.kernel.qdisc import Interface, NetemTable
 from lab.model.topology import Topology
 from lab.wait import wait_until
 
@@ -66,6 +67,10 @@ class Network:
     topology: Topology
     tag: str
     _ipr: dict[str, IPRoute] = field(default_factory=dict, repr=False)
+    #: netem on every interface: the links' built-in impairments and those faults add
+    netem: NetemTable = field(default_factory=NetemTable, repr=False)
+    #: chunk-drop filter priorities in use per interface name (the clsact qdisc goes with the last)
+    filters: dict[str, set[int]] = field(default_factory=dict, repr=False)
 
     def netns(self, node: str) -> str:
         """Name of the node's network namespace."""
@@ -84,6 +89,10 @@ class Network:
         if not found:
             raise KernelError(f"interface {self.ifname(link, node)} not found in {self.netns(node)}")
         return int(found[0])
+
+    def interface(self, link: str, node: str) -> Interface:
+        """The node's live interface on ``link`` (through the node's netlink socket: one thread at a time)."""
+        return Interface(self.ipr(node), self.ifindex(link, node), self.ifname(link, node), self.netns(node))
 
     def address(self, link: str, node: str) -> IPv4Address | IPv6Address:
         return self.topology.address(link, node)
@@ -172,15 +181,18 @@ def _add_routes(net: Network, node: str) -> None:
             raise _netlink(f"adding route to {route.to} via {route.via} in {net.netns(node)}", err) from err
 
 
+#: The owner of a link's built-in netem in :attr:`Network.netem` (faults own theirs by object id).
+BUILT_IN = 0
+
+
 def _impair_links(net: Network, undo: ExitStack) -> None:
     """netem the topology file builds into links; faults combine with it and restore to it."""
-    from lab.faults.catalogue import Impair  # the fault layer builds on this module
-
     for link, spec in net.topology.links.items():
         if spec.impair is not None:
-            built = Impair(link, spec.impair.params(), spec.impair.direction)
-            built.apply(net)
-            undo.callback(built.undo, net)
+            for node in net.topology.senders(link, spec.impair.direction):
+                iface = net.interface(link, node)
+                net.netem.set(iface, BUILT_IN, spec.impair.params())
+                undo.callback(net.netem.clear, iface, BUILT_IN)
 
 
 def _build_link(net: Network, undo: ExitStack, link: str, a: str, b: str) -> None:

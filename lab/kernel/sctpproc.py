@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.sctp.states import PATH_STATES
+from lab.model.protocol import PATH_STATES
 
 __all__ = ["RemoteAddress", "Association", "ASSOC_STATES", "parse", "read_associations"]
 

@@ -1,30 +1,26 @@
 """Fault specifications as files and the command line write them.
 
 Each model validates one fault ``kind`` (its keys are documented in
-docs/scenario-format.md) and turns into the live fault of :mod:`lab.faults`
-with ``to_fault()``; that package (and pyroute2) is imported only then, and
-when a ``drop-chunks`` fault is validated. :func:`parse_fault` picks the model
-by ``kind``.
+docs/scenario-format.md); :func:`lab.faults.from_spec` turns it into the
+live fault. :func:`parse_fault` picks the model by ``kind``.
 """
 
 from __future__ import annotations
 
 import reprlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from lab.model.base import StrictModel as _Model
 from lab.model.base import check_name as _check_name
 from lab.model.impairment import LinkImpairment
-from lab.model.yamlsource import KeyedValueError
-
-if TYPE_CHECKING:
-    from lab.faults import Blackhole, ChunkDrop, Flap, Impair, LinkDown, RouteWithdrawal
+from lab.model.netem import Direction
+from lab.model.protocol import CHUNK_TYPES
+from lab.model.yamlsource import KeyedValueError, dotted, explain
 
 __all__ = [
-    "Direction",
     "BlackholeFault",
     "ImpairFault",
     "LinkDownFault",
@@ -37,8 +33,6 @@ __all__ = [
     "error_text",
 ]
 
-#: ``a-to-b``/``b-to-a`` follow the link's ``a`` and ``b`` ends in the topology file.
-Direction = Literal["both", "a-to-b", "b-to-a"]
 
 
 class _Fault(_Model):
@@ -66,10 +60,6 @@ class BlackholeFault(_Fault):
     kind: Literal["blackhole"] = "blackhole"
     direction: Direction = "both"
 
-    def to_fault(self) -> Blackhole:
-        from lab.faults import Blackhole
-
-        return Blackhole(self.link, direction=self.direction)
 
 
 class ImpairFault(LinkImpairment, _Fault):
@@ -77,10 +67,6 @@ class ImpairFault(LinkImpairment, _Fault):
 
     kind: Literal["impair"] = "impair"
 
-    def to_fault(self) -> Impair:
-        from lab.faults import Impair
-
-        return Impair(self.link, self.params(), self.direction)
 
 
 class LinkDownFault(_Fault):
@@ -93,10 +79,6 @@ class LinkDownFault(_Fault):
     node: str | None = None
     side: Literal["near", "far"] = "near"
 
-    def to_fault(self) -> LinkDown:
-        from lab.faults import LinkDown
-
-        return LinkDown(self.link, self.node, self.side)
 
 
 class RouteWithdrawalFault(_Fault):
@@ -105,10 +87,6 @@ class RouteWithdrawalFault(_Fault):
     kind: Literal["route-withdrawal"] = "route-withdrawal"
     node: str = "client"
 
-    def to_fault(self) -> RouteWithdrawal:
-        from lab.faults import RouteWithdrawal
-
-        return RouteWithdrawal(self.link, self.node)
 
 
 class FlapFault(_Fault):
@@ -126,14 +104,10 @@ class FlapFault(_Fault):
         """Seconds until the last cycle is over."""
         return self.count * self.period
 
-    def to_fault(self) -> Flap:
-        from lab.faults import Flap
-
-        return Flap(self.link, self.count, self.period, self.duty, self.node, self.side)
 
 
 class DropChunksFault(_Fault):
-    """Drop packets whose first chunk is one of ``chunks`` (names of :data:`lab.sctp.states.CHUNK_TYPES`)."""
+    """Drop packets whose first chunk is one of ``chunks`` (names of :data:`lab.model.protocol.CHUNK_TYPES`)."""
 
     kind: Literal["drop-chunks"] = "drop-chunks"
     chunks: list[str] = Field(description="a list of SCTP chunk types such as [HEARTBEAT-ACK]")
@@ -142,8 +116,6 @@ class DropChunksFault(_Fault):
     @field_validator("chunks")
     @classmethod
     def _chunks(cls, chunks: list[str]) -> list[str]:
-        from lab.sctp.states import CHUNK_TYPES
-
         if not chunks:
             raise ValueError(f"no chunk types given (expected some of: {', '.join(CHUNK_TYPES)})")
         for index, chunk in enumerate(chunks):
@@ -153,10 +125,6 @@ class DropChunksFault(_Fault):
                 )
         return chunks
 
-    def to_fault(self) -> ChunkDrop:
-        from lab.faults import ChunkDrop
-
-        return ChunkDrop(self.link, tuple(self.chunks), self.direction)
 
 
 #: A validated ``fault:`` (or ``impair:``) mapping.
@@ -191,11 +159,14 @@ def parse_fault(value: object) -> FaultSpec:
 
 
 def error_text(err: Exception) -> str:
-    """A fault's validation error on one line: ``key: problem; ...``."""
+    """A fault's validation error on one line, ``key: reason``, worded as a file's error would be."""
     if isinstance(err, ValidationError):
-        parts = []
-        for item in err.errors():
-            where = ".".join(str(p) for p in item["loc"])
-            parts.append(f"{where}: {item['msg']}" if where else item["msg"])
-        return "; ".join(parts)
+        path, reason = explain(err, model=_model_of(err))
+        return f"{dotted(path)}: {reason}" if path else reason
+    if isinstance(err, KeyedValueError) and err.key_path:
+        return f"{dotted(err.key_path)}: {err}"
     return str(err)
+
+
+def _model_of(err: ValidationError) -> type[FaultSpec]:
+    return next((m for m in FAULT_KINDS.values() if m.__name__ == err.title), BlackholeFault)

@@ -36,7 +36,7 @@ from lab.model.faultspec import (
 )
 from lab.model.topology import Topology, load_topology, resolve_topology_path
 from lab.model.yamlsource import KeyedValueError, KeyPath, LineMap, load_yaml, validation_error
-from lab.sctp.profile import PROFILES, TimerProfile, get_profile
+from lab.model.profile import PROFILES, TimerProfile, get_profile
 
 
 __all__ = [

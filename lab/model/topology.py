@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, PrivateAttr, f
 
 from lab.errors import ConfigError
 from lab.model.impairment import LinkImpairment
+from lab.model.netem import Direction
 from lab.model.routing import Hop, RouteEntry, derive_routes, reachable_links
 from lab.model.yamlsource import KeyedValueError, load_model
 
@@ -338,6 +339,19 @@ class Topology(_Model):
 
     def is_router(self, node: str) -> bool:
         return node not in ENDPOINTS
+
+    def link(self, name: str) -> Link:
+        """The link called ``name``; :class:`ConfigError` naming the links there are otherwise."""
+        found = self.links.get(name)
+        if found is None:
+            raise ConfigError(f"no link {name!r} in topology {self.name} (expected one of: {', '.join(self.links)})",
+                              key="link")
+        return found
+
+    def senders(self, link: str, direction: Direction) -> list[str]:
+        """The nodes whose egress on ``link`` carries ``direction`` (``a-to-b``: end a's)."""
+        spec = self.link(link)
+        return {"both": [spec.a.node, spec.b.node], "a-to-b": [spec.a.node], "b-to-a": [spec.b.node]}[direction]
 
     def subnet(self, link: str) -> IPNetwork:
         """The link's subnet, given or allocated."""

@@ -111,17 +111,30 @@ def validation_error(
     exc: ValidationError, *, model: type[BaseModel], file: str | Path, lines: LineMap
 ) -> ConfigError:
     """A one-line :class:`ConfigError` for the first error in ``exc`` (raised by validating ``model``)."""
+    path, message = explain(exc, model=model, lines=lines)
+    return ConfigError(message, file=file, key=_dotted(path) or None, line=lines.line_of(path))
+
+
+def explain(exc: ValidationError, *, model: type[BaseModel], lines: LineMap | None = None) -> tuple[KeyPath, str]:
+    """The key path and the one-line reason of the first error in ``exc``, in the words of a lab config error.
+
+    Without ``lines`` (data that came from no file, e.g. the command line) the path is pydantic's own.
+    """
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, KeyedValueError):
         path = loc + cause.key_path
-    elif error["type"] == "missing":
+    elif error["type"] == "missing" or lines is None:
         path = loc
     else:  # drop what pydantic adds beyond the data, such as "[key]" or union member tags
         path = lines.known_prefix(loc)
-    message = " ".join(_message(error, cause, _model_at(model, path[:-1])).split())
-    return ConfigError(message, file=file, key=_dotted(path) or None, line=lines.line_of(path))
+    return path, " ".join(_message(error, cause, _model_at(model, path[:-1])).split())
+
+
+def dotted(path: KeyPath) -> str:
+    """``("links", "path-a", "a")`` -> ``links.path-a.a``; list indexes as ``[n]``."""
+    return _dotted(path)
 
 
 def load_model(path: Path, model: type[ModelT]) -> ModelT:

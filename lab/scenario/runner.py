@@ -24,13 +24,13 @@ from lab.events import EventLog
 from lab.evidence.capture import Captures, capture
 from lab.evidence.expect import Evidence, ExpectationError, expect_every_peer_address_heartbeated
 from lab.evidence.paths import PathPoller
-from lab.faults import inject
+from lab.faults import from_spec, inject
 from lab.kernel.choice import kernel_tick
 from lab.kernel.network import Network, build
 from lab.model.scenario import ApplyFault, LoadedScenario, RestoreFault, SetPrimary, WaitState
 from lab.report.model import Check
 from lab.sctp.pair import EndpointPair, endpoint_pair
-from lab.sctp.states import ACTIVE, INACTIVE, PF, UNCONFIRMED
+from lab.model.protocol import ACTIVE, INACTIVE, PF, UNCONFIRMED
 from lab.sctp.traffic import DeliveryReport, analyse
 from lab.timing import heartbeat_window
 
@@ -114,7 +114,7 @@ _ACTION_NAMES: dict[type, str] = {ApplyFault: "fault", RestoreFault: "restore", 
 def describe_action(action: object) -> str:
     """One line saying what a planned action does."""
     if isinstance(action, ApplyFault):
-        return f"{action.name}: {action.fault.to_fault().describe()}"
+        return f"{action.name}: {from_spec(action.fault).describe()}"
     if isinstance(action, RestoreFault):
         return f"restore {action.name}"
     if isinstance(action, SetPrimary):
@@ -139,7 +139,7 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
             if isinstance(action, ApplyFault):
                 run.rto_at[action.name] = pair.client.path_info(pair.client.primary()).rto_ms
                 own = ExitStack()
-                own.enter_context(inject(run.net, action.fault.to_fault(), log=run.log))
+                own.enter_context(inject(run.net, from_spec(action.fault, log=run.log), log=run.log))
                 run.applied[action.name] = time.monotonic()
                 undo[action.name] = own
                 faults.callback(lambda name=action.name: _undo(run, undo, name))  # type: ignore[misc]

@@ -29,7 +29,7 @@ from lab.events import ERROR, EventLog
 from lab.kernel.network import Network
 from lab.sctp import sockopt
 from lab.sctp.addresses import canonical
-from lab.sctp.states import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
+from lab.model.protocol import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
 from lab.sctp.traffic import Arrival, decode, encode
 
 __all__ = ["Endpoint", "Server", "Client", "PathInfo"]

@@ -19,8 +19,8 @@ from lab.events import Event, EventLog
 from lab.kernel import sysctl
 from lab.kernel.network import Network
 from lab.sctp.endpoint import Client, IPAddress, PathInfo, Server
-from lab.sctp.profile import TimerProfile
-from lab.sctp.states import ACTIVE, PATH_STATES
+from lab.model.profile import TimerProfile
+from lab.model.protocol import ACTIVE, PATH_STATES
 from lab.sctp.traffic import DeliveryReport, analyse
 from lab.timing import unreachable_window
 from lab.wait import wait_until

@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator, Protocol, Sequence
 
 from lab.errors import KernelError
-from lab.sctp.states import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
+from lab.model.protocol import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
 
 __all__ = [
     "SockoptError",

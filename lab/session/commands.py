@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from pydantic import ValidationError
 from rich.console import Console
 
 from lab.errors import ConfigError, LabError
 from lab.model.topology import Topology, load_topology
 from lab.session.control import ask, bring_down, connect, start_lab
-from lab.session.faultargs import settings
+from lab.session.faultargs import fault_spec
 from lab.session.records import LabRecord, find_lab
 from lab.session.shell import run_shell, stream
 from lab.ui.status import enter_hints, render_status
@@ -75,24 +74,18 @@ def _topology(record: LabRecord) -> Topology:
     return load_topology(Path(record.topology_file))
 
 
+def _link(record: LabRecord, link: str, command: str) -> None:
+    try:
+        _topology(record).link(link)
+    except ConfigError as err:
+        raise ConfigError(f"sctplab {command}: {err.reason}") from None
+
+
 def _fault(record: LabRecord, kind: str, link: str, words: Sequence[str], direction: str | None,
            command: str) -> dict[str, Any]:
     """The fault as a scenario file would write it, validated here before the lab sees it."""
-    from lab.model.faultspec import error_text, parse_fault
-    from lab.model.yamlsource import KeyedValueError
-
-    topology = _topology(record)
-    if link not in topology.links:
-        raise ConfigError(f"sctplab {command}: no link {link!r} in topology {topology.name} "
-                          f"(links: {', '.join(topology.links)})")
-    spec: dict[str, Any] = {"kind": kind, "link": link, **settings(words, command=command)}
-    if direction is not None:
-        spec["direction"] = direction
-    try:
-        parse_fault(spec)
-    except (ValidationError, KeyedValueError, ValueError) as err:
-        raise ConfigError(f"sctplab {command}: {error_text(err)}") from err
-    return spec
+    _link(record, link, command)
+    return fault_spec(kind, link, words, direction=direction, command=command)
 
 
 def fail(tag: str | None, link: str, *, kind: str, direction: str | None, words: Sequence[str]) -> int:
@@ -113,9 +106,8 @@ def impair(tag: str | None, link: str, *, direction: str | None, words: Sequence
 
 def restore(tag: str | None, link: str | None) -> int:
     record = find_lab(tag)
-    if link is not None and link not in _topology(record).links:
-        raise ConfigError(f"sctplab restore: no link {link!r} in topology {record.topology} "
-                          f"(links: {', '.join(_topology(record).links)})")
+    if link is not None:
+        _link(record, link, "restore")
     print(ask(record, {"op": "restore", "link": link}, timeout=120)["message"])
     return 0
 

@@ -2,7 +2,7 @@
 
 :func:`settings` turns ``key=value`` words into the mapping a scenario file
 would hold for the fault (:mod:`lab.model.faultspec` then validates it): the
-netem keys have short names with units (``delay=80ms`` is ``delay_ms: 80``,
+netem keys have short names with units (:data:`lab.model.netem.PARAMETERS`) (``delay=80ms`` is ``delay_ms: 80``,
 ``loss=5%`` is ``loss_pct: 5``, ``rate=2mbit`` is ``rate_kbit: 2000``), the
 file's own keys work too, and ``chunks=DATA,SACK`` is a list.
 """
@@ -13,22 +13,12 @@ import re
 from typing import Any, Sequence
 
 from lab.errors import ConfigError
+from lab.model.faultspec import error_text, parse_fault
+from lab.model.netem import BY_KEY, BY_SHORT
 
-__all__ = ["settings", "SHORT_NAMES"]
+__all__ = ["settings", "fault_spec"]
 
-#: Short name -> the file's key.
-SHORT_NAMES = {
-    "delay": "delay_ms",
-    "jitter": "jitter_ms",
-    "loss": "loss_pct",
-    "loss-corr": "loss_corr_pct",
-    "reorder": "reorder_pct",
-    "duplicate": "duplicate_pct",
-    "corrupt": "corrupt_pct",
-    "rate": "rate_kbit",
-}
-
-_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_NUMBER = r"(-?(?:\d+(?:\.\d*)?|\.\d+))"  # negative too: the table says why it is refused
 _DURATION = re.compile(_NUMBER + r"\s*(us|ms|s)?", re.IGNORECASE)
 _PERCENT = re.compile(_NUMBER + r"\s*%?")
 _RATE = re.compile(_NUMBER + r"\s*(bit|kbit|mbit|gbit)?", re.IGNORECASE)
@@ -42,17 +32,18 @@ def _number(text: str) -> int | float:
 
 
 def _value(key: str, raw: str) -> Any:
-    if key.endswith("_ms"):
+    kind = BY_KEY[key].kind if key in BY_KEY else None
+    if kind == "time":
         match = _DURATION.fullmatch(raw)
         if not match:
             raise ValueError("expected a duration such as 80ms, 0.5s or 80 (ms)")
         return _number(str(float(match[1]) * _TO_MS[(match[2] or "ms").lower()]))
-    if key.endswith("_pct"):
+    if kind == "percent":
         match = _PERCENT.fullmatch(raw)
         if not match:
             raise ValueError("expected a percentage such as 5% or 5")
         return _number(match[1])
-    if key == "rate_kbit":
+    if kind == "rate":
         match = _RATE.fullmatch(raw)
         if not match:
             raise ValueError("expected a rate such as 500kbit, 2mbit or 500 (kbit/s)")
@@ -74,7 +65,7 @@ def settings(words: Sequence[str], *, command: str) -> dict[str, Any]:
         key, sep, raw = word.partition("=")
         if not sep or not key or not raw:
             raise ConfigError(f"sctplab {command}: {word!r}: expected key=value, e.g. delay=80ms or loss=5%")
-        name = SHORT_NAMES.get(key) or key.replace("-", "_")  # the file's keys use "_"
+        name = BY_SHORT[key].key if key in BY_SHORT else key.replace("-", "_")  # the file's keys use "_"
         if name in out:
             raise ConfigError(f"sctplab {command}: {word!r}: {key} is given twice")
         try:
@@ -82,3 +73,16 @@ def settings(words: Sequence[str], *, command: str) -> dict[str, Any]:
         except ValueError as err:
             raise ConfigError(f"sctplab {command}: {word!r}: {err}") from err
     return out
+
+
+def fault_spec(kind: str, link: str, words: Sequence[str], *, direction: str | None = None,
+               command: str) -> dict[str, Any]:
+    """The fault ``sctplab COMMAND LINK WORDS...`` asks for, as a file would write it; validated as a file's is."""
+    spec: dict[str, Any] = {"kind": kind, "link": link, **settings(words, command=command)}
+    if direction is not None:
+        spec["direction"] = direction
+    try:
+        parse_fault(spec)
+    except ValueError as err:  # pydantic's ValidationError and KeyedValueError are ValueErrors
+        raise ConfigError(f"sctplab {command}: {error_text(err)}") from err
+    return spec

@@ -51,7 +51,7 @@ from lab.session.channel import Conversation, Message, Mux, SocketConversation
 
 if TYPE_CHECKING:
     from lab.model.scenario import LoadedScenario
-    from lab.sctp.profile import TimerProfile
+    from lab.model.profile import TimerProfile
 
 __all__ = ["LabService", "main"]
 
@@ -254,7 +254,7 @@ class LabService:
     # -- faults (main thread) -------------------------------------------------------------------------
 
     def _fail(self, spec_data: object, impair: bool) -> str:
-        from lab.faults import Impair, inject
+        from lab.faults import Impair, from_spec, inject
         from lab.model.faultspec import error_text, parse_fault
         from lab.model.yamlsource import KeyedValueError
 
@@ -262,10 +262,8 @@ class LabService:
             spec = parse_fault(spec_data)
         except (ValidationError, KeyedValueError, ValueError) as err:
             raise LabError(f"invalid fault: {error_text(err)}") from err
-        if spec.link not in self.net.topology.links:
-            raise LabError(f"no link {spec.link!r} in topology {self.net.topology.name} "
-                           f"(links: {', '.join(self.net.topology.links)})")
-        fault = spec.to_fault()
+        self.net.topology.link(spec.link)
+        fault = from_spec(spec, log=self.log)
         if impair and isinstance(fault, Impair):
             for active in self._faults:
                 if isinstance(active.fault, Impair) and active.kind == "impair" and active.link == spec.link and active.fault.direction == fault.direction:
@@ -279,9 +277,8 @@ class LabService:
         return f"#{active.number} applied: {fault.describe()}"
 
     def _restore(self, link: str | None) -> str:
-        if link is not None and link not in self.net.topology.links:
-            raise LabError(f"no link {link!r} in topology {self.net.topology.name} "
-                           f"(links: {', '.join(self.net.topology.links)})")
+        if link is not None:
+            self.net.topology.link(link)
         chosen = [f for f in self._faults if link is None or f.link == link]
         if not chosen:
             return "nothing to restore" + (f" on {link}" if link else "")
@@ -415,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument("--console", help="serve the multiplexed requests on this console line (in a guest)")
     args = parser.parse_args(argv)
     from lab.model.scenario import load_scenario
-    from lab.sctp.profile import get_profile
+    from lab.model.profile import get_profile
 
     try:
         loaded = load_scenario(args.scenario, topology_dirs=[args.topology.parent]) if args.scenario else None

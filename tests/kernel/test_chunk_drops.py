@@ -12,9 +12,9 @@ from lab.evidence.expect import Evidence, expect_no_abort, expect_no_application
 from lab.evidence.wire import Wire
 from lab.kernel.choice import kernel_tick
 from lab.kernel.network import Network
-from lab.plugin import LinkFaults
+from lab.faults.links import LinkFaults
 from lab.sctp.pair import EndpointPair, endpoint_pair
-from lab.sctp.profile import TimerProfile
+from lab.model.profile import TimerProfile
 from lab.timing import failback_window, heartbeat_window, unreachable_window
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]

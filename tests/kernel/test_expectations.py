@@ -13,7 +13,7 @@ import pytest
 
 from lab.evidence.expect import (Evidence, expect_data_moved, expect_init_advertised, expect_kernel_reported)
 from lab.kernel.choice import kernel_tick
-from lab.plugin import LinkFaults
+from lab.faults.links import LinkFaults
 from lab.timing import Window, alternate_data_window, unreachable_window
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]

@@ -20,7 +20,7 @@ from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_
                                  expect_init_advertised, expect_kernel_reported, expect_no_abort,
                                  expect_no_application_error, expect_no_data)
 from lab.kernel.choice import kernel_tick
-from lab.plugin import LinkFaults
+from lab.faults.links import LinkFaults
 from lab.timing import (Window, abort_window, alternate_data_window, failback_window, first_strike_window,
                         heartbeat_window, switch_stall_window, unreachable_window)
 from lab.verdict import FailoverEvidence, failover_problems

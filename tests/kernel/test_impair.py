@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pyroute2.netlink.rtnl.tcmsg.common import percent2u32, time2tick
 
-from lab.faults import Blackhole, Impair, NetemParams, inject
+from lab.faults import Blackhole, Impair, inject
+from lab.model.netem import NetemParams
 from lab.kernel.network import Network
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed")]

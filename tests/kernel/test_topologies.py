@@ -26,7 +26,7 @@ import pytest
 from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_moved, expect_init_advertised,
                                  expect_no_abort, expect_no_application_error, expect_no_data)
 from lab.kernel.choice import kernel_tick
-from lab.plugin import LinkFaults
+from lab.faults.links import LinkFaults
 from lab.timing import Window, abort_window, alternate_data_window
 
 pytestmark = [pytest.mark.kernel, pytest.mark.profile("fast")]

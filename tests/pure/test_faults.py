@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from lab.errors import KernelError
-from lab.faults import NetemParams
+from pathlib import Path
+
+from lab.errors import ConfigError, KernelError
 from lab.faults.snapshot import Snapshot, compare
+from lab.model.netem import NetemParams
+from lab.model.scenario import load_scenario
+from lab.session.faultargs import fault_spec
 
 
 def test_impairments_on_one_interface_merge_by_largest_value() -> None:
@@ -25,18 +29,72 @@ def test_netem_arguments_for_pyroute2() -> None:
     assert NetemParams().pyroute2() == {}
 
 
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"loss_pct": 101}, "netem loss_pct=101: expected 0-100 for a percentage"),
-        ({"delay_ms": -1}, "netem delay_ms=-1: expected 0-100 for a percentage, >= 0 otherwise"),
-        ({"reorder_pct": 5}, "netem reorder_pct needs delay_ms > 0"),
-        ({"loss_corr_pct": 25}, "netem loss_corr_pct needs loss_pct > 0"),
-    ],
-)
-def test_bad_netem_parameters_are_refused(params: dict[str, float], message: str) -> None:
-    with pytest.raises(KernelError, match=message):
-        NetemParams(**params)
+#: Bad impairments and the one reason each gets, wherever it is written.
+BAD_IMPAIRMENTS = [
+    ({"loss_pct": 101}, "loss_pct", "101 is above 100 (expected loss (%), 0-100)"),
+    ({"delay_ms": -1}, "delay_ms", "-1 is below 0 (expected delay (ms), 0 or more)"),
+    ({"rate_kbit": -5}, "rate_kbit", "-5 is below 0 (expected rate limit (kbit/s), 0 or more)"),
+    ({"jitter_ms": 10}, "jitter_ms", "delay variation needs delay_ms > 0 (it varies the delay)"),
+    ({"reorder_pct": 5}, "reorder_pct", "reordering needs delay_ms > 0 (netem reorders by not delaying some packets)"),
+    ({"loss_corr_pct": 25}, "loss_corr_pct", "loss correlation needs loss_pct > 0 (it correlates the losses)"),
+]
+#: The same values as the command line writes them.
+CLI_WORDS = {"loss_pct": "loss=101%", "delay_ms": "delay=-1ms", "rate_kbit": "rate=-5kbit", "jitter_ms": "jitter=10ms",
+             "reorder_pct": "reorder=5%", "loss_corr_pct": "loss-corr=25%"}
+
+
+@pytest.mark.parametrize(("params", "key", "reason"), BAD_IMPAIRMENTS, ids=[k for _, k, _ in BAD_IMPAIRMENTS])
+def test_a_bad_impairment_is_refused_alike_from_a_file_the_cli_and_pytest(
+    params: dict[str, float], key: str, reason: str, tmp_path: Path
+) -> None:
+    # a scenario file
+    value = next(iter(params.values()))
+    scenario = tmp_path / "scenarios" / "bad.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text(SCENARIO.format(key=key, value=value))
+    with pytest.raises(ConfigError) as from_file:
+        load_scenario(scenario, topology_dirs=[TOPOLOGIES])
+    assert (from_file.value.key, from_file.value.reason) == (f"steps[0].fault.{key}", reason)
+    assert from_file.value.line == 9
+    # the command line
+    with pytest.raises(ConfigError) as from_cli:
+        fault_spec("impair", "path-a", [CLI_WORDS[key]], command="impair")
+    assert str(from_cli.value) == f"sctplab impair: {key}: {reason}"
+    # pytest: link_faults.impair("path-a", **params) builds its parameters with NetemParams.of
+    with pytest.raises(ConfigError) as from_pytest:
+        NetemParams.of(params)
+    assert (from_pytest.value.key, from_pytest.value.reason) == (key, reason)
+
+
+SCENARIO = """description: a bad impairment
+topology: dual-homed
+traffic: {{rate: 50}}
+steps:
+  - at: 1
+    fault:
+      kind: impair
+      link: path-a
+      {key}: {value}
+"""
+TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
+
+
+def test_argument_errors_are_config_errors_naming_the_parameter() -> None:
+    with pytest.raises(ConfigError, match="^delay_ms: 'x' is not a number"):
+        NetemParams.of({"delay_ms": "x"})
+    with pytest.raises(ConfigError, match="^dely_ms: unknown key"):
+        NetemParams.of({"dely_ms": 5})
+    with pytest.raises(ConfigError, match="no impairment given"):
+        NetemParams.of({})
+
+
+def test_the_file_model_and_the_cli_come_from_the_one_table() -> None:
+    from lab.model.impairment import Impairment
+    from lab.model.netem import BY_KEY, BY_SHORT
+
+    assert set(Impairment.model_fields) == set(BY_KEY) == set(NetemParams().values())
+    assert fault_spec("impair", "path-a", [f"{short}=1" for short in BY_SHORT if short != "jitter"] + ["jitter=1"],
+                      command="impair")["rate_kbit"] == 1
 
 
 def _snapshot(**changes: frozenset[tuple[object, ...]]) -> Snapshot:

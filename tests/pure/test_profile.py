@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from lab.errors import ConfigError
 from lab.model.yamlsource import KeyedValueError
-from lab.sctp.profile import PROFILES, TimerProfile, get_profile
+from lab.model.profile import PROFILES, TimerProfile, get_profile
 
 FAST = {**PROFILES["fast"].model_dump(), "name": "t"}
 

@@ -29,7 +29,7 @@ from lab.model.scenario import (
     load_scenario,
     read_scenario,
 )
-from lab.sctp.profile import PROFILES
+from lab.model.profile import PROFILES
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 
@@ -193,19 +193,20 @@ def test_impair_shorthand_is_fault_kind_impair(tmp_path: Path) -> None:
 
 
 def test_fault_specs_become_live_faults() -> None:
-    from lab.faults import Blackhole, ChunkDrop, Flap, Impair, LinkDown, NetemParams, RouteWithdrawal
+    from lab.faults import Blackhole, ChunkDrop, Flap, Impair, LinkDown, RouteWithdrawal, from_spec
+    from lab.model.netem import NetemParams
 
-    hole = BlackholeFault(link="path-a", direction="a-to-b").to_fault()
+    hole = from_spec(BlackholeFault(link="path-a", direction="a-to-b"))
     assert isinstance(hole, Blackhole) and (hole.link, hole.direction) == ("path-a", "a-to-b")
-    impair = ImpairFault(link="path-b", delay_ms=80, loss_pct=5).to_fault()
+    impair = from_spec(ImpairFault(link="path-b", delay_ms=80, loss_pct=5))
     assert isinstance(impair, Impair) and impair.params == NetemParams(delay_ms=80, loss_pct=5)
-    down = LinkDownFault(link="path-a", node="server", side="far").to_fault()
+    down = from_spec(LinkDownFault(link="path-a", node="server", side="far"))
     assert isinstance(down, LinkDown) and (down.link, down.node, down.side) == ("path-a", "server", "far")
-    route = RouteWithdrawalFault(link="path-a").to_fault()
+    route = from_spec(RouteWithdrawalFault(link="path-a"))
     assert isinstance(route, RouteWithdrawal) and (route.link, route.node) == ("path-a", "client")
-    flap = FlapFault(link="path-a", count=2, period=1, duty=0.25).to_fault()
+    flap = from_spec(FlapFault(link="path-a", count=2, period=1, duty=0.25))
     assert isinstance(flap, Flap) and (flap.count, flap.period, flap.duty, flap.node) == (2, 1, 0.25, None)
-    drop = DropChunksFault(link="path-b", chunks=["HEARTBEAT-ACK"], direction="b-to-a").to_fault()
+    drop = from_spec(DropChunksFault(link="path-b", chunks=["HEARTBEAT-ACK"], direction="b-to-a"))
     assert isinstance(drop, ChunkDrop) and (drop.chunks, drop.direction) == (("HEARTBEAT-ACK",), "b-to-a")
 
 
@@ -374,7 +375,7 @@ BAD = {
     ),
     "loss over 100 percent": (
         SLOW, "impair: {link: path-b, loss_pct: 120, name: slow-b}",
-        14, "steps[1].impair.loss_pct", "input should be less than or equal to 100 (got 120)",
+        14, "steps[1].impair.loss_pct", "120 is above 100 (expected loss (%), 0-100)",
     ),
     "unknown key in impair": (
         SLOW, "impair: {link: path-b, delay: 20, name: slow-b}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.sctp.profile import get_profile
+from lab.model.profile import get_profile
 from lab.timing import (
     alternate_data_window,
     first_strike_window,

@@ -222,7 +222,7 @@ BAD = {
     ),
     "impairment out of range": (
         A_END, A_END + "\n    impair: {loss_pct: 120}",
-        9, "links.path-a.impair.loss_pct", "input should be less than or equal to 100 (got 120)",
+        9, "links.path-a.impair.loss_pct", "120 is above 100 (expected loss (%), 0-100)",
     ),
     "reorder without delay": (
         A_END, A_END + "\n    impair: {reorder_pct: 10}",

@@ -20,7 +20,7 @@ import pytest
 
 from lab.errors import ConfigError
 from lab.model.scenario import LoadedScenario, load_scenario
-from lab.plugin import artifacts_root, topology_dirs
+from lab.plugin.options import artifacts_root, topology_dirs
 from lab.report.model import REPORT_NAME, Report
 
 __all__ = ["ScenarioFile", "ScenarioItem", "ScenarioFailed", "is_scenario_file"]
