@@ -5,14 +5,34 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable
 
 from lab.errors import WaitTimeout
 
-__all__ = ["Event", "EventLog", "ERROR"]
+__all__ = ["Event", "EventKind", "EventLog", "ERROR"]
+
+
+class EventKind(StrEnum):
+    """What an event records (a str: it compares equal to its value and is written as it)."""
+
+    ERROR = "error"  #: an application-level error (send error, COMM_LOST, SEND_FAILED, unexpected EOF)
+    ASSOC = "assoc"  #: SCTP_ASSOC_CHANGE; detail and data["state"]: COMM_UP, COMM_LOST, ...
+    PADDR = "paddr"  #: SCTP_PEER_ADDR_CHANGE; data["address"], data["state"]: ADDR_AVAILABLE, ...
+    SHUTDOWN = "shutdown"  #: the peer shut down
+    NOTIFICATION = "notification"  #: another SCTP notification
+    EOF = "eof"  #: the association closed
+    ACCEPTED = "accepted"  #: the server accepted an association
+    DATA_PATH = "data-path"  #: messages now arrive from another peer address (data["peer"])
+    FAULT = "fault"  #: a fault was applied (data["link"], data["downs"]: it takes the link down)
+    RESTORE = "restore"  #: a fault was undone (data["link"])
+    FLAP = "flap"  #: one half-cycle of a flapping link (data["link"])
+    IMPAIR = "impair"  #: an applied impairment changed (data["link"])
+    PRIMARY = "primary"  #: the lab set the primary path
+
 
 #: Kind of an event that is an application-level error.
-ERROR = "error"
+ERROR = EventKind.ERROR
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,14 @@ class EventLog:
     def errors(self) -> list[Event]:
         """Every application-level error recorded so far."""
         return self.events(kind=ERROR)
+
+    def error_lines(self) -> list[str]:
+        """Every application-level error as ``side: detail``."""
+        return [f"{e.side}: {e.detail}" for e in self.errors()]
+
+    def links_taken_down(self) -> set[str]:
+        """The links a fault took down (link down, flap) at some point: captures there may miss packets."""
+        return {str(e.data["link"]) for e in self.events(kind=EventKind.FAULT) if e.data.get("downs")}
 
     def wait_for(self, predicate: Callable[[Event], bool], *, timeout: float, what: str, since: float = 0.0) -> Event:
         """Return the first event at or after ``since`` matching ``predicate``."""

@@ -20,7 +20,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.errors import ConfigError, KernelError
-from lab.events import EventLog
+from lab.events import EventKind, EventLog
 from lab.faults.snapshot import Snapshot, compare, take
 from lab.kernel.network import LINK_UP_TIMEOUT, Network
 from lab.model.netem import Direction, NetemParams
@@ -266,13 +266,13 @@ class Flap:
                 for cycle in range(self.count):
                     self._routes = _set_state(net, target, link, "down", ipr)
                     if self.log:
-                        self.log.add("lab", "flap", f"{link} down ({cycle + 1}/{self.count})", link=link)
+                        self.log.add("lab", EventKind.FLAP, f"{link} down ({cycle + 1}/{self.count})", link=link)
                     if self._stop.wait(self.period * self.duty):
                         return
                     _set_state(net, target, link, "up", ipr, routes=self._routes)
                     self._routes = []
                     if self.log:
-                        self.log.add("lab", "flap", f"{link} up ({cycle + 1}/{self.count})", link=link)
+                        self.log.add("lab", EventKind.FLAP, f"{link} up ({cycle + 1}/{self.count})", link=link)
                     if self._stop.wait(self.period * (1 - self.duty)):
                         return
         except BaseException as err:  # re-raised by undo in the caller's thread
@@ -312,11 +312,11 @@ def inject(net: Network, fault: Fault, *, log: EventLog | None = None) -> Iterat
         fault.apply(net)
         applied = True
         if log is not None:
-            log.add("lab", "fault", fault.describe(), link=fault.link, downs=isinstance(fault, (LinkDown, Flap)))
+            log.add("lab", EventKind.FAULT, fault.describe(), link=fault.link, downs=isinstance(fault, (LinkDown, Flap)))
         yield fault
     finally:
         fault.undo(net)  # every undo tolerates a fault applied only in part
         for node in nodes:
             compare(before[node], snapshot(node), fault=fault.describe())
         if applied and log is not None:
-            log.add("lab", "restore", f"restored {fault.link} ({fault.describe()})", link=fault.link)
+            log.add("lab", EventKind.RESTORE, f"restored {fault.link} ({fault.describe()})", link=fault.link)

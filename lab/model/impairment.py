@@ -10,31 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
-from lab.model.netem import BY_KEY, Direction, NetemParams, problems
+from lab.model.netem import Direction, NetemParams, problems
 from lab.model.yamlsource import KeyedValueError
 
 __all__ = ["Impairment", "LinkImpairment"]
 
 
-class Impairment(BaseModel):
-    """netem on a link's egress: each key (those of the netem table) 0 (unset) or a value in its unit."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    delay_ms: float = 0
-    jitter_ms: float = 0
-    loss_pct: float = 0
-    loss_corr_pct: float = 0
-    reorder_pct: float = 0
-    duplicate_pct: float = 0
-    corrupt_pct: float = 0
-    rate_kbit: float = 0
+class Impairment(NetemParams):
+    """netem on a link's egress as a file writes it: the keys of the netem table, at least one of them set."""
 
     @model_validator(mode="before")
     @classmethod
-    def _valid(cls, data: Any) -> Any:
+    def _valid(cls, data: Any) -> Any:  # replaces NetemParams's: errors name the file's key and line
         if isinstance(data, dict) and all(key in cls.model_fields for key in data):  # else: unknown key first
             for key, reason in problems(data):
                 raise KeyedValueError((key,) if key else (), reason)
@@ -42,7 +31,7 @@ class Impairment(BaseModel):
 
     def params(self) -> NetemParams:
         """The kernel-side parameters."""
-        return NetemParams(**{key: getattr(self, key) for key in BY_KEY})
+        return NetemParams(**self.values())
 
 
 class LinkImpairment(Impairment):

@@ -13,8 +13,10 @@ with the same words wherever it is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from lab.errors import ConfigError
 
@@ -98,9 +100,15 @@ def problems(values: Mapping[str, object], *, require_one: bool = True) -> list[
     return found
 
 
-@dataclass(frozen=True)
-class NetemParams:
-    """One impairment's netem parameters (0 = not set), valid by :func:`problems`."""
+class NetemParams(BaseModel):
+    """One impairment's netem parameters (0 = not set), valid by :func:`problems`.
+
+    A bad value is a :class:`ConfigError` naming the parameter. The file
+    model :class:`~lab.model.impairment.Impairment` is this model with the
+    file's rules (at least one parameter; errors with the file's line).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     delay_ms: float = 0
     jitter_ms: float = 0
@@ -111,9 +119,13 @@ class NetemParams:
     corrupt_pct: float = 0
     rate_kbit: float = 0
 
-    def __post_init__(self) -> None:
-        for key, reason in problems(self.values(), require_one=False):
-            raise ConfigError(reason, key=key)
+    @model_validator(mode="before")
+    @classmethod
+    def _valid(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, reason in problems(data, require_one=False):
+                raise ConfigError(reason, key=key)
+        return data
 
     @classmethod
     def of(cls, values: Mapping[str, object]) -> NetemParams:
@@ -126,7 +138,7 @@ class NetemParams:
         return cls(**{key: float(value) for key, value in values.items()})  # type: ignore[arg-type]
 
     def values(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {p.key: float(getattr(self, p.key)) for p in PARAMETERS}
 
     def merge(self, other: NetemParams) -> NetemParams:
         """Each parameter's larger value (a blackhole's 100 % loss beats a 5 % loss; a delay and a loss combine)."""

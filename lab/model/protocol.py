@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["CHUNK_TYPES", "PATH_STATES", "PADDR_EVENTS", "ASSOC_EVENTS", "PF", "ACTIVE", "INACTIVE", "UNCONFIRMED"]
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["PathStateName", "SCENARIO_PATH_STATES", "CHUNK_TYPES", "PATH_STATES", "PADDR_EVENTS", "ASSOC_EVENTS", "PF",
+           "ACTIVE", "INACTIVE", "UNCONFIRMED"]
 
 INACTIVE, PF, ACTIVE, UNCONFIRMED = 0, 1, 2, 3
 
@@ -35,4 +39,22 @@ CHUNK_TYPES = {
     "SHUTDOWN": 7,
     "COOKIE-ECHO": 10,
     "COOKIE-ACK": 11,
+}
+
+
+@dataclass(frozen=True)
+class PathStateName:
+    """A path state as a scenario names it, the kernel polls it, and (if it does) notifies it."""
+
+    code: int  #: spinfo_state
+    polled: str  #: its name in :data:`PATH_STATES`
+    notified: str | None  #: the SCTP_PEER_ADDR_CHANGE a kernel sends on entering it (None: none)
+
+
+#: Scenario path-state names (``path_states:``, ``wait:``) -> the kernel's.
+SCENARIO_PATH_STATES: Mapping[str, PathStateName] = {
+    "active": PathStateName(ACTIVE, "ACTIVE", "ADDR_AVAILABLE"),
+    "pf": PathStateName(PF, "PF", "ADDR_POTENTIALLY_FAILED"),
+    "unreachable": PathStateName(INACTIVE, "INACTIVE", "ADDR_UNREACHABLE"),
+    "unconfirmed": PathStateName(UNCONFIRMED, "UNCONFIRMED", None),
 }

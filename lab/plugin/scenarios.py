@@ -70,7 +70,7 @@ class ScenarioItem(pytest.Item):
         return artifacts_root(self.config) / "scenarios" / self.loaded.scenario.name
 
     def runtest(self) -> None:
-        from lab.scenario.checks import judge
+        from lab.scenario.judge import judge
         from lab.scenario.reporting import build_report, write_report
         from lab.scenario.runner import run_scenario
 
@@ -96,7 +96,7 @@ class ScenarioItem(pytest.Item):
             return str(super().repr_failure(excinfo, style=style))
         report, folder = failure.report, failure.folder
         lines = [f"scenario {report.scenario} ({self.path}) failed:"]
-        lines += [f"  {check.name}: expected {check.expected}; saw {check.seen}"
+        lines += [f"  {check.name}: {check.sentence()}"
                   for check in report.checks if not check.passed]
         lines.append(f"  {report.counts.sent} sent, {report.counts.delivered} delivered; kernel {report.kernel}")
         lines.append(f"  report: {folder / REPORT_NAME}, picture: {folder / 'timeline.png'}")

@@ -112,12 +112,17 @@ class WindowRecord:
 
 @dataclass(frozen=True)
 class Check:
-    """One expectation and its outcome."""
+    """One expectation and its outcome: what was expected, what was seen, and where the evidence is."""
 
     name: str
     passed: bool
     expected: str
     seen: str
+    where: str = ""
+
+    def sentence(self) -> str:
+        """``expected ...; saw ...; see <where>``."""
+        return f"expected {self.expected}; saw {self.seen}" + (f"; see {self.where}" if self.where else "")
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,7 @@ class Report:
     @property
     def problems(self) -> list[str]:
         """Each failed check as a sentence: "expected ...; saw ..."."""
-        return [f"expected {c.expected}; saw {c.seen}" for c in self.checks if not c.passed]
+        return [c.sentence() for c in self.checks if not c.passed]
 
     def series(self, path: str) -> DataSeries | None:
         """The DATA series of the path named ``path``, if any."""

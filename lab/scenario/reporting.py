@@ -9,7 +9,7 @@ from lab.kernel.caps import in_guest
 from lab.report.model import (Counts, DataSeries, HeartbeatRecord, PathRef, Report, StallRecord, StateChange,
                               StepRecord, bucket_counts)
 from lab.report.timeline import render_timeline
-from lab.scenario.checks import Judgement
+from lab.scenario.judge import Judgement
 from lab.scenario.runner import Run
 
 __all__ = ["BUCKET", "build_report", "write_report"]
@@ -36,11 +36,11 @@ def build_report(run: Run, judgement: Judgement) -> Report:
         for ref in paths
     )
     states: list[StateChange] = []
-    if ev.poller is not None:
+    if ev.paths is not None:
         for side, peers in (("client", {ref.server for ref in paths}), ("server", {ref.client for ref in paths})):
             for peer in sorted(peers):
                 states += [StateChange(run.clock(t), side, peer, state)  # type: ignore[arg-type]
-                           for t, state in ev.poller.states(side, peer)]
+                           for t, state in ev.polled(side, peer)]
     stall = delivery.longest_stall
     handshake = wire.handshake()
     return Report(

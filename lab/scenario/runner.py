@@ -2,7 +2,7 @@
 
 :func:`run_scenario` is the one place a scenario runs, for pytest, for CI and
 for ``sctplab replay``: it returns a :class:`Run` with everything observed
-(the judging is :mod:`lab.scenario.checks`, the report
+(the judging is :mod:`lab.scenario.judge`, the report
 :mod:`lab.scenario.reporting`). Time 0 is when the traffic starts; each
 step runs at its offset from it, in the calling thread (the lab's netlink
 sockets belong to the thread that opened them). An :class:`Observer` sees
@@ -20,24 +20,22 @@ from pathlib import Path
 from typing import Protocol
 
 from lab.errors import WaitTimeout
-from lab.events import EventLog
+from lab.events import EventKind, EventLog
 from lab.evidence.capture import Captures, capture
-from lab.evidence.expect import Evidence, ExpectationError, expect_every_peer_address_heartbeated
 from lab.evidence.paths import PathPoller
+from lab.evidence.run import Evidence
 from lab.faults import from_spec, inject
 from lab.kernel.choice import kernel_tick
 from lab.kernel.network import Network, build
 from lab.model.scenario import ApplyFault, LoadedScenario, RestoreFault, SetPrimary, WaitState
+from lab.judge import every_peer_address_heartbeated
 from lab.report.model import Check
 from lab.sctp.pair import EndpointPair, endpoint_pair
-from lab.model.protocol import ACTIVE, INACTIVE, PF, UNCONFIRMED
+from lab.model.protocol import SCENARIO_PATH_STATES
 from lab.sctp.traffic import DeliveryReport, analyse
 from lab.timing import heartbeat_window
 
-__all__ = ["Observer", "Run", "StepDone", "describe_action", "run_scenario", "PATH_STATE_CODES"]
-
-#: Scenario state names -> kernel path states (``unreachable`` is INACTIVE).
-PATH_STATE_CODES = {"active": ACTIVE, "pf": PF, "unreachable": INACTIVE, "unconfirmed": UNCONFIRMED}
+__all__ = ["Observer", "Run", "StepDone", "describe_action", "run_scenario"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,7 @@ class Run:
     pair: EndpointPair
     evidence: Evidence
     captures: Captures
+    poller: PathPoller
     t0: float = 0.0  # traffic start (monotonic)
     steps: list[StepDone] = field(default_factory=list)
     applied: dict[str, float] = field(default_factory=dict)  # fault name -> when applied
@@ -104,7 +103,7 @@ class Run:
         return monotonic - self.t0
 
     def association_lost(self) -> bool:
-        return any(e.kind == "assoc" and e.detail == "COMM_LOST" for e in self.log.events())
+        return any(e.detail == "COMM_LOST" for e in self.log.events(kind=EventKind.ASSOC))
 
 
 #: What each planned action is called in the report's steps.
@@ -147,11 +146,12 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
                 _undo(run, undo, action.name)
             elif isinstance(action, SetPrimary):
                 pair.client.set_primary(topology.path_addresses(action.path)[1])
-                run.log.add("lab", "primary", detail)
+                run.log.add("lab", EventKind.PRIMARY, detail)
             else:
                 peer = topology.path_addresses(action.path)[1 if action.side == "client" else 0]
                 try:
-                    pair.wait_path_state(action.side, peer, PATH_STATE_CODES[action.state], timeout=action.timeout)
+                    pair.wait_path_state(action.side, peer, SCENARIO_PATH_STATES[action.state].code,
+                                         timeout=action.timeout)
                 except WaitTimeout as err:
                     ok = False
                     run.errors.append(f"step at {at:g} s: {err}")
@@ -174,14 +174,7 @@ def _heartbeat_matrix(run: Run) -> None:
     While DATA flows on a path it is not heartbeated, so this is checked now.
     """
     within = heartbeat_window(run.loaded.scenario.profile, tick=kernel_tick())
-    expected = "every peer address heartbeated and acknowledged before the traffic"
-    try:
-        matrix = expect_every_peer_address_heartbeated(run.evidence, within=within)
-    except ExpectationError as err:
-        run.heartbeats = Check("heartbeat matrix", False, err.expected, f"{err.seen}; see {err.where}")
-    else:
-        seen = "; ".join(f"{s} -> {d}: {n} sent, {a} acked" for (s, d), (n, a) in sorted(matrix.items()))
-        run.heartbeats = Check("heartbeat matrix", True, expected, seen)
+    run.heartbeats = every_peer_address_heartbeated(run.evidence, within=within)
 
 
 def _stop_traffic(run: Run) -> DeliveryReport:
@@ -217,8 +210,8 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
         captures = stack.enter_context(capture(net, folder))
         pair = stack.enter_context(endpoint_pair(net, profile=scenario.profile, log=log))
         poller = stack.enter_context(PathPoller(pair))
-        evidence = Evidence(pair, folder=folder, captures=captures, poller=poller)
-        run = Run(loaded, folder, net, pair, evidence, captures)
+        evidence = Evidence.of_pair(pair, folder=folder, captures=captures, paths=poller)
+        run = Run(loaded, folder, net, pair, evidence, captures, poller)
         try:
             pair.wait_all_paths_active()
         except WaitTimeout as err:

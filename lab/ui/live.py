@@ -142,12 +142,12 @@ class LiveView:
         table = Table(expand=True, box=None, pad_edge=False)
         for column in ("path", "client -> server", "client sees", "server sees", "msg/s"):
             table.add_column(column, justify="right" if column == "msg/s" else "left")
-        poller = run.evidence.poller
+        poller = run.poller
         for name in self.loaded.topology.path_map:
             client, server = (str(a) for a in self.loaded.topology.path_addresses(name))
             cells = []
             for side, peer in (("client", server), ("server", client)):
-                sample = poller.latest(side, peer) if poller else None
+                sample = poller.latest(side, peer)
                 state = sample.state if sample else "?"
                 primary = " (primary)" if sample is not None and sample.primary else ""
                 cells.append(Text(state + primary, style=STATE_STYLES.get(state, "")))

@@ -19,7 +19,7 @@ def replay(loaded: LoadedScenario, *, console: Console, folder: Path, live: bool
            net: Network | None = None, input_stream: TextIO | None = None,
            cancel: threading.Event | None = None) -> bool:
     """Run the scenario with a live view on ``console``; write report.json and timeline.png; True if it passed."""
-    from lab.scenario.checks import judge
+    from lab.scenario.judge import judge
     from lab.scenario.reporting import build_report, write_report
     from lab.scenario.runner import run_scenario
     from lab.ui.live import LiveView

@@ -6,16 +6,9 @@ import time
 
 import pytest
 
-from lab.events import EventLog
-from lab.evidence.capture import Captures
-from lab.evidence.expect import Evidence, expect_no_abort, expect_no_application_error, expect_no_data
-from lab.evidence.wire import Wire
-from lab.kernel.choice import kernel_tick
-from lab.kernel.network import Network
-from lab.faults.links import LinkFaults
-from lab.sctp.pair import EndpointPair, endpoint_pair
-from lab.model.profile import TimerProfile
-from lab.timing import failback_window, heartbeat_window, unreachable_window
+from lab import (Captures, endpoint_pair, EndpointPair, EventLog, Evidence, expect, failback_window,
+                 heartbeat_window, kernel_tick, LinkFaults, Network, no_abort, no_application_error, no_data,
+                 TimerProfile, unreachable_window, Wire)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]
 
@@ -25,8 +18,8 @@ RATE = 100.0
 def _clean(pair: EndpointPair, ev: Evidence) -> None:
     report = pair.stop_traffic()
     assert not report.lost and not report.duplicated and not report.reordered, report.summary()
-    expect_no_application_error(ev)
-    expect_no_abort(ev)
+    expect(no_application_error(ev.log))
+    expect(no_abort(ev))
 
 
 def test_dropping_heartbeat_acks_fails_the_idle_secondary_while_data_stays_on_the_primary(
@@ -48,8 +41,8 @@ def test_dropping_heartbeat_acks_fails_the_idle_secondary_while_data_stays_on_th
         assert pair.client.path_info("198.18.2.2").state_name == "INACTIVE"
     _clean(pair, ev)
     assert set(pair.stop_traffic().peer_counts) == {"198.18.1.1"}, "data left the primary"
-    expect_no_data(ev, src="198.18.2.1", dst="198.18.2.2", start=fault_at, end=time.monotonic(),
-                   why="while only heartbeat acknowledgements are lost on the secondary")
+    expect(no_data(ev, src="198.18.2.1", dst="198.18.2.2", start=fault_at, end=time.monotonic(),
+                   why="while only heartbeat acknowledgements are lost on the secondary"))
 
 
 def test_dropping_only_data_on_the_primary_moves_data_and_loses_nothing(

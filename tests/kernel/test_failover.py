@@ -15,15 +15,11 @@ from typing import Callable
 
 import pytest
 
-from lab.errors import WaitTimeout
-from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_moved, expect_every_peer_address_heartbeated,
-                                 expect_init_advertised, expect_kernel_reported, expect_no_abort,
-                                 expect_no_application_error, expect_no_data)
-from lab.kernel.choice import kernel_tick
-from lab.faults.links import LinkFaults
-from lab.timing import (Window, abort_window, alternate_data_window, failback_window, first_strike_window,
-                        heartbeat_window, switch_stall_window, unreachable_window)
-from lab.verdict import FailoverEvidence, failover_problems
+from lab import (abort_window, alternate_data_window, arrived_from, association_lost, data_moved, delivery,
+                 every_peer_address_heartbeated, Evidence, expect, failback_window, first_strike_window,
+                 heartbeat_window, init_advertised, kernel_reported, kernel_tick, LinkFaults, no_abort,
+                 no_application_error, no_data, stall_within, switch_stall_window, unreachable_window, WaitTimeout,
+                 Window)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed"), pytest.mark.profile("fast")]
 
@@ -33,8 +29,9 @@ RATE = 100.0  # messages per second
 def test_init_ack_addresses_and_the_heartbeat_matrix(lab_evidence: Evidence) -> None:
     pair = lab_evidence.pair
     pair.wait_all_paths_active()
-    expect_init_advertised(lab_evidence, client=["198.18.1.1", "198.18.2.1"], server=["198.18.1.2", "198.18.2.2"])
-    matrix = expect_every_peer_address_heartbeated(lab_evidence, within=heartbeat_window(pair.profile, tick=kernel_tick()))
+    expect(init_advertised(lab_evidence, client=["198.18.1.1", "198.18.2.1"], server=["198.18.1.2", "198.18.2.2"]))
+    expect(every_peer_address_heartbeated(lab_evidence, within=heartbeat_window(pair.profile, tick=kernel_tick())))
+    matrix = lab_evidence.wire.heartbeat_matrix()
     assert set(matrix) >= {("198.18.1.1", "198.18.1.2"), ("198.18.2.1", "198.18.2.2"),
                            ("198.18.1.2", "198.18.1.1"), ("198.18.2.2", "198.18.2.1")}
     # and the kernel agrees with the wire on what each side learned
@@ -104,31 +101,32 @@ def test_primary_fault_fails_over_and_back_without_application_error(
     record_property("stall_window", f"{stall} ({stall.basis})")
 
     # the application: nothing lost, duplicated or reordered; no error; stall inside the window
-    problems = failover_problems(FailoverEvidence.collect(
-        report, pair.log, stall_window=stall, fault_at=fault_at, restore_at=restore_at,
-        primary_peer=client_primary, secondary_peer=client_secondary))
-    assert not problems, "\n".join(problems)
-    expect_no_application_error(ev)
+    expect(*delivery(report), stall_within(report, stall),
+           arrived_from(report, client_secondary, after=fault_at, before=restore_at, what="the client's secondary"),
+           arrived_from(report, client_primary, after=restore_at, what="the client's primary after the restore"))
+    expect(no_application_error(ev.log))
 
     # the kernel: the client saw its primary fail in stages, then come back
-    expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_POTENTIALLY_FAILED", after=fault_at,
-                           within=first_strike_window(profile, r0_ms=r0, tick=tick, interval=interval))
-    expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_UNREACHABLE", after=fault_at,
-                           within=unreachable)
+    expect(kernel_reported(ev, side="client", peer=server_primary, state="ADDR_POTENTIALLY_FAILED", after=fault_at,
+                           within=first_strike_window(profile, r0_ms=r0, tick=tick, interval=interval)))
+    expect(kernel_reported(ev, side="client", peer=server_primary, state="ADDR_UNREACHABLE", after=fault_at,
+                           within=unreachable))
     if case.server_to_client_broken:  # otherwise a SACK from the primary revives it already during the fault
-        expect_kernel_reported(ev, side="client", peer=server_primary, state="ADDR_AVAILABLE", after=restore_at,
-                               within=failback_window(profile, tick=tick), event="the restore")
+        expect(kernel_reported(ev, side="client", peer=server_primary, state="ADDR_AVAILABLE", after=restore_at,
+                               within=failback_window(profile, tick=tick), event="the restore"))
 
     # the wire: DATA moved to the secondary path in time, stayed off the primary, then came back
-    moved = expect_data_moved(ev, src=client_secondary, dst=server_secondary, after=fault_at,
+    expect(data_moved(ev, src=client_secondary, dst=server_secondary, after=fault_at,
                               within=alternate_data_window(profile, r0_ms=r0, tick=tick, interval=interval,
-                                                           alternate_delay=case.alternate_delay))
+                                                           alternate_delay=case.alternate_delay)))
+    moved = ev.first_data(client_secondary, server_secondary, after=fault_at)
+    assert moved is not None
     quiet_from = fault_at + tick if case.client_to_server_broken else ev.when(moved) + tick
-    expect_no_data(ev, src=client_primary, dst=server_primary, start=quiet_from, end=restore_at,
-                   why="while the primary is failed")
-    expect_data_moved(ev, src=client_primary, dst=server_primary, after=restore_at,
-                      within=failback_window(profile, tick=tick), event="the restore")
-    expect_no_abort(ev)
+    expect(no_data(ev, src=client_primary, dst=server_primary, start=quiet_from, end=restore_at,
+                   why="while the primary is failed"))
+    expect(data_moved(ev, src=client_primary, dst=server_primary, after=restore_at,
+                      within=failback_window(profile, tick=tick), event="the restore"))
+    expect(no_abort(ev))
 
 
 def test_a_failed_secondary_moves_nothing(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
@@ -144,13 +142,13 @@ def test_a_failed_secondary_moves_nothing(lab_evidence: Evidence, link_faults: L
         pair.wait_delivered(pair.delivered() + int(RATE / 2))
     report = pair.stop_traffic()
     assert not report.lost and not report.duplicated and not report.reordered, report.summary()
-    expect_no_application_error(ev)
+    expect(no_application_error(ev.log))
     assert set(report.peer_counts) == {"198.18.1.1"}, f"data left the primary: {dict(report.peer_counts)}"
     r0 = pair.client.path_info("198.18.1.2").rto_ms
     no_t3 = r0 / 1000 - tick  # a T3 expiry on the primary would stall delivery at least this long
     assert report.longest_stall is None or report.longest_stall.seconds < no_t3, report.summary()
-    expect_no_data(ev, src="198.18.2.1", dst="198.18.2.2", start=fault_at, end=time.monotonic(),
-                   why="when only the secondary fails")
+    expect(no_data(ev, src="198.18.2.1", dst="198.18.2.2", start=fault_at, end=time.monotonic(),
+                   why="when only the secondary fails"))
 
 
 def test_a_flapping_primary_loses_nothing(lab_evidence: Evidence, link_faults: LinkFaults) -> None:
@@ -162,8 +160,8 @@ def test_a_flapping_primary_loses_nothing(lab_evidence: Evidence, link_faults: L
     pair.wait_delivered(pair.delivered() + int(RATE / 2))
     report = pair.stop_traffic()
     assert not report.lost and not report.duplicated and not report.reordered, report.summary()
-    expect_no_application_error(ev)
-    expect_no_abort(ev)
+    expect(no_application_error(ev.log))
+    expect(no_abort(ev))
     worst = switch_stall_window(profile, r0_ms=r0, tick=tick, interval=1 / RATE)
     assert report.longest_stall is None or report.longest_stall.seconds <= worst.high, (
         f"expected every stall within {worst} ({worst.basis}); {report.summary()}")
@@ -180,7 +178,7 @@ def test_both_paths_down_aborts_in_the_predicted_window(lab_evidence: Evidence, 
         fault_at = time.monotonic()
         pair.log.wait_for(lambda e: e.side == "client" and e.detail == "COMM_LOST", timeout=2 * window.high,
                           what="the client to see COMM_LOST")
-    expect_association_lost(ev, side="client", after=fault_at, within=window)
+    expect(association_lost(ev, side="client", after=fault_at, within=window))
     sent = pair.client.stop_sending()
     arrived = {a.seq: a.received_at for a in pair.server.arrivals}
     undelivered = set(range(sent)) - set(arrived)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from pyroute2.netlink.rtnl.tcmsg.common import percent2u32, time2tick
 
-from lab.faults import Blackhole, Impair, inject
-from lab.model.netem import NetemParams
-from lab.kernel.network import Network
+from lab import Blackhole, Impair, inject, NetemParams, Network
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed")]
 

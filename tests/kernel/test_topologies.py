@@ -23,11 +23,8 @@ from ipaddress import ip_address
 
 import pytest
 
-from lab.evidence.expect import (Evidence, expect_association_lost, expect_data_moved, expect_init_advertised,
-                                 expect_no_abort, expect_no_application_error, expect_no_data)
-from lab.kernel.choice import kernel_tick
-from lab.faults.links import LinkFaults
-from lab.timing import Window, abort_window, alternate_data_window
+from lab import (abort_window, alternate_data_window, association_lost, data_moved, Evidence, expect,
+                 init_advertised, kernel_tick, LinkFaults, no_abort, no_application_error, no_data, Window)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.profile("fast")]
 
@@ -71,13 +68,13 @@ def test_a_path_fault_is_survived(case: Survives, lab_evidence: Evidence, link_f
         pair.wait_delivered(pair.delivered() + int(RATE))
     report = pair.stop_traffic()
     assert not report.lost and not report.duplicated and not report.reordered, report.summary()
-    expect_no_application_error(ev)
-    expect_no_abort(ev)
+    expect(no_application_error(ev.log))
+    expect(no_abort(ev))
     window = alternate_data_window(profile, r0_ms=r0, tick=tick, interval=1 / RATE,
                                    alternate_delay=case.alternate_delay)
     if case.immediate:
         window = Window(0.0, window.high, "the sender's route changes at once; " + window.basis)
-    expect_data_moved(ev, src=client, dst=server, after=fault_at, within=window)
+    expect(data_moved(ev, src=client, dst=server, after=fault_at, within=window))
 
 
 @pytest.mark.topology("asymmetric")
@@ -91,8 +88,8 @@ def test_the_stack_stays_on_a_slow_primary(lab_evidence: Evidence) -> None:
     assert slow.srtt_ms > fast.srtt_ms and slow.rto_ms > fast.rto_ms, (
         f"expected the 80 ms round trip of path-a in its SRTT and RTO: {slow}, {fast}")
     pair.stop_traffic()
-    expect_no_data(lab_evidence, src="198.18.2.1", dst="198.18.2.2", start=start, end=time.monotonic(),
-                   why="while the slow primary works")
+    expect(no_data(lab_evidence, src="198.18.2.1", dst="198.18.2.2", start=start, end=time.monotonic(),
+                   why="while the slow primary works"))
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ def test_a_fault_on_a_single_point_of_failure_is_fatal(case: Fatal, lab_evidence
         fault_at = time.monotonic()
         pair.log.wait_for(lambda e: e.side == "client" and e.detail == "COMM_LOST", timeout=2 * window.high,
                           what=f"the client to see COMM_LOST ({case.why})")
-    expect_association_lost(ev, side="client", after=fault_at, within=window)
+    expect(association_lost(ev, side="client", after=fault_at, within=window))
 
 
 @pytest.mark.topology("three-paths")
@@ -150,16 +147,16 @@ def test_two_paths_fail_one_after_another_and_the_third_carries_on(lab_evidence:
         second_restored = time.monotonic()
     report = pair.stop_traffic()
     assert not report.lost and not report.duplicated and not report.reordered, report.summary()
-    expect_no_application_error(ev)
-    expect_no_abort(ev)
+    expect(no_application_error(ev.log))
+    expect(no_abort(ev))
     for at, path, rto, early in ((first_at, moved_to, r0, False), (second_at, last, r1, True)):
         client, server = (str(a) for a in topology.path_addresses(path))
         window = alternate_data_window(profile, r0_ms=rto, tick=tick, interval=1 / RATE)
         if early:  # after the first failover the kernel's retransmission path may already be the third path
             window = Window(0.0, window.high, window.basis + "; the third path may already carry retransmissions")
-        expect_data_moved(ev, src=client, dst=server, after=at, within=window)
-    expect_no_data(ev, src=str(pair.client_address(moved_to)), dst=str(pair.server_address(moved_to)),
-                   start=second_at + tick, end=second_restored, why=f"once {moved_to} is blackholed too")
+        expect(data_moved(ev, src=client, dst=server, after=at, within=window))
+    expect(no_data(ev, src=str(pair.client_address(moved_to)), dst=str(pair.server_address(moved_to)),
+                   start=second_at + tick, end=second_restored, why=f"once {moved_to} is blackholed too"))
 
 
 FAMILIES = {"ipv6": {6}, "dual-stack": {4, 6}, "routed": {4}, "partial-client": {4}, "partial-server": {4}}
@@ -172,7 +169,7 @@ def test_init_and_init_ack_advertise_every_address_of_their_family(families: set
     lab_evidence.wait_for_wire(lambda wire: wire.handshake().complete, timeout=1.0, what="the whole handshake")
     client = [str(a) for _, a in topology.addresses_of("client")]
     server = [str(a) for _, a in topology.addresses_of("server")]
-    expect_init_advertised(lab_evidence, client=client, server=server)
+    expect(init_advertised(lab_evidence, client=client, server=server))
     handshake = lab_evidence.wire.handshake()
     seen = {ip_address(a).version for a in (*handshake.init_addresses, *handshake.init_ack_addresses)}
     assert seen == families, f"expected address parameters of IPv{families}; INIT/INIT-ACK carried {handshake}"
