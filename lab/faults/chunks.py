@@ -56,7 +56,7 @@ class ChunkDrop:
     def apply(self, net: Network) -> None:
         for node in self.nodes(net):
             ipr, index = net.ipr(node), net.ifindex(self.link, node)
-            users = net.filters.setdefault(net.ifname(self.link, node), set())
+            users = net.filters.setdefault((node, self.link), set())
             try:
                 if not users:
                     ipr.tc("add", "clsact", index=index)
@@ -75,7 +75,7 @@ class ChunkDrop:
     def undo(self, net: Network) -> None:
         for node, prio in list(self._prio.items()):
             ipr, index = net.ipr(node), net.ifindex(self.link, node)
-            users = net.filters.get(net.ifname(self.link, node), set())
+            users = net.filters.get((node, self.link), set())
             users.discard(prio)
             del self._prio[node]
             try:

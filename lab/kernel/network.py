@@ -69,8 +69,8 @@ class Network:
     _ipr: dict[str, IPRoute] = field(default_factory=dict, repr=False)
     #: netem on every interface: the links' built-in impairments and those faults add
     netem: NetemTable = field(default_factory=NetemTable, repr=False)
-    #: chunk-drop filter priorities in use per interface name (the clsact qdisc goes with the last)
-    filters: dict[str, set[int]] = field(default_factory=dict, repr=False)
+    #: chunk-drop filter priorities in use per (node, link) (the clsact qdisc goes with the last)
+    filters: dict[tuple[str, str], set[int]] = field(default_factory=dict, repr=False)
 
     def netns(self, node: str) -> str:
         """Name of the node's network namespace."""

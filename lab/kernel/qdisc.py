@@ -35,44 +35,49 @@ class Interface:
     name: str
     netns: str
 
+    @property
+    def key(self) -> str:
+        """Unique among a network's interfaces (names repeat across namespaces)."""
+        return f"{self.netns}/{self.name}"
+
 
 @dataclass
 class NetemTable:
     """The impairments active on each interface of one network, by owner."""
 
-    active: dict[str, dict[int, NetemParams]] = field(default_factory=dict)
+    active: dict[str, dict[int, NetemParams]] = field(default_factory=dict)  # by Interface.key
 
     def set(self, iface: Interface, owner: int, params: NetemParams) -> None:
         """Add or change ``owner``'s impairment on ``iface``."""
-        entries = self.active.setdefault(iface.name, {})
+        entries = self.active.setdefault(iface.key, {})
         existed = bool(entries)
         entries[owner] = params
         self._program(iface, "change" if existed else "add")
 
     def clear(self, iface: Interface, owner: int) -> None:
         """Remove ``owner``'s impairment; delete the qdisc when none is left."""
-        entries = self.active.get(iface.name, {})
+        entries = self.active.get(iface.key, {})
         if entries.pop(owner, None) is None:
             return
         if entries:
             self._program(iface, "change")
             return
-        del self.active[iface.name]
+        del self.active[iface.key]
         try:
             iface.ipr.tc("del", index=iface.index, handle=_HANDLE, root=True)
         except NetlinkError as err:
             if err.code not in (errno.ENOENT, errno.EINVAL, errno.ENODEV):
                 raise KernelError(f"removing netem from {iface.name}: {err}") from err
 
-    def effective(self, name: str) -> NetemParams:
-        """The merge of every impairment on the interface called ``name``."""
+    def effective(self, iface: Interface) -> NetemParams:
+        """The merge of every impairment on ``iface``."""
         merged = NetemParams()
-        for params in self.active.get(name, {}).values():
+        for params in self.active.get(iface.key, {}).values():
             merged = merged.merge(params)
         return merged
 
     def _program(self, iface: Interface, command: str) -> None:
-        params = self.effective(iface.name)
+        params = self.effective(iface)
         try:
             iface.ipr.tc(command, "netem", index=iface.index, handle=_HANDLE, **params.pyroute2())
         except NetlinkError as err:
