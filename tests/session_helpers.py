@@ -12,7 +12,7 @@ from typing import Any
 
 from lab.kernel.choice import kernel_tick
 from lab.model.profile import get_profile
-from lab.session.service import RATE_WINDOW
+from lab.session.status import RATE_WINDOW, LabStatus
 from lab.timing import Window, failback_window, heartbeat_window, unreachable_window
 from lab.wait import wait_until
 
@@ -45,9 +45,11 @@ class Sctplab:
         return done
 
     def status(self) -> dict[str, Any]:
+        """``sctplab status --json``, checked to be a whole :class:`LabStatus` (it reads back to the same JSON)."""
         start = time.monotonic()
         status: dict[str, Any] = json.loads(self.run("status", "--json").stdout)
         self.slowest_query = max(self.slowest_query, time.monotonic() - start)
+        assert LabStatus.from_json(status).to_json() == status
         return status
 
     def within(self, seconds: float) -> float:

@@ -13,10 +13,11 @@ from rich.console import Console
 
 from lab.errors import ConfigError, LabError
 from lab.model.topology import Topology, load_topology
-from lab.session.control import ask, bring_down, connect, start_lab
+from lab.session.control import ask, ask_ready, ask_status, bring_down, connect, start_lab
 from lab.session.faultargs import fault_spec
 from lab.session.records import LabRecord, find_lab
 from lab.session.shell import run_shell, stream
+from lab.session.status import LabStatus
 from lab.ui.status import enter_hints, render_status
 
 __all__ = ["up", "down", "status", "fail", "restore", "shell", "clean", "replay_and_keep", "WATCH_INTERVAL"]
@@ -25,7 +26,7 @@ __all__ = ["up", "down", "status", "fail", "restore", "shell", "clean", "replay_
 WATCH_INTERVAL = 0.5
 
 
-def _print_up(console: Console, record: LabRecord, snapshot: dict[str, Any]) -> None:
+def _print_up(console: Console, record: LabRecord, snapshot: LabStatus) -> None:
     console.print(render_status(snapshot, kernel=record.kernel))
     console.print(f"\n[bold]lab {record.tag} is up[/] ({record.topology}, kernel: {record.kernel}). Get into a node:")
     for line in enter_hints(snapshot, kernel=record.kernel):
@@ -52,18 +53,18 @@ def down(tag: str | None) -> int:
 def status(tag: str | None, *, watch: bool, as_json: bool) -> int:
     record = find_lab(tag)
     if as_json:
-        print(json.dumps(ask(record, {"op": "status"})["status"], indent=2))
+        print(json.dumps(ask_status(record).to_json(), indent=2))
         return 0
     console = Console(highlight=False)
     if not watch:
-        console.print(render_status(ask(record, {"op": "status"})["status"], kernel=record.kernel))
+        console.print(render_status(ask_status(record), kernel=record.kernel))
         return 0
     from rich.live import Live
 
     with Live(console=console, auto_refresh=False, screen=False) as live:
         try:
             while True:
-                live.update(render_status(ask(record, {"op": "status"})["status"], kernel=record.kernel), refresh=True)
+                live.update(render_status(ask_status(record), kernel=record.kernel), refresh=True)
                 time.sleep(WATCH_INTERVAL)  # the frame rate of the view, not a wait for any state
         except KeyboardInterrupt:
             pass
@@ -153,7 +154,7 @@ def replay_and_keep(scenario: Path, topology_file: Path, *, folder: Path, step: 
     finally:
         conversation.close()
     try:
-        snapshot = ask(record, {"op": "ready"}, timeout=120)["status"]
+        snapshot = ask_ready(record, timeout=120)
     except LabError:
         bring_down(record)
         raise

@@ -9,15 +9,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, overload
 
 from lab.errors import LabError, WaitTimeout
 from lab.kernel.network import new_tag
 from lab.session.channel import Message, SocketConversation
 from lab.session.records import LabRecord, lab_dir, process_alive
+from lab.session.status import LabStatus
 from lab.wait import wait_until
 
-__all__ = ["start_lab", "connect", "ask", "bring_down", "UP_TIMEOUT", "DOWN_TIMEOUT"]
+__all__ = ["start_lab", "connect", "ask", "ask_status", "ask_ready", "bring_down", "UP_TIMEOUT", "DOWN_TIMEOUT"]
 
 #: Seconds for a lab to come up: a guest boots in about 5 s, a topology builds
 #: in a few more, the association needs its handshake.
@@ -34,12 +35,22 @@ def _log_tail(record: LabRecord, lines: int = 15) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
+@overload
+def start_lab(topology_file: Path, *, profile: str, rate: float, where: str, scenario: None = None,
+              out: Path | None = None) -> tuple[LabRecord, LabStatus]: ...
+
+
+@overload
+def start_lab(topology_file: Path, *, profile: str, rate: float, where: str, scenario: Path,
+              out: Path | None = None) -> tuple[LabRecord, None]: ...
+
+
 def start_lab(topology_file: Path, *, profile: str, rate: float, where: str, scenario: Path | None = None,
-              out: Path | None = None) -> tuple[LabRecord, Message]:
+              out: Path | None = None) -> tuple[LabRecord, LabStatus | None]:
     """Start a lab service (``where``: ``host`` or ``guest``); wait until it is up; return it and its status.
 
     With ``scenario`` the lab replays it first when asked (``{"op": "replay"}``):
-    this returns as soon as the lab listens, with an empty status.
+    this returns as soon as the lab listens, with no status.
     """
     tag = new_tag()
     while lab_dir(tag).exists():
@@ -69,14 +80,14 @@ def start_lab(topology_file: Path, *, profile: str, rate: float, where: str, sce
 
     try:
         wait_until(listening, timeout=UP_TIMEOUT, what=f"the lab's control socket {record.socket}", interval=0.05)
-        answer = {"status": {}} if scenario is not None else ask(record, {"op": "ready"}, timeout=UP_TIMEOUT)
+        status = None if scenario is not None else ask_ready(record, timeout=UP_TIMEOUT)
     except LabError as err:
         _stop(proc, record)  # the log is complete once the process is gone
         raise LabError(f"{err}; the lab's log ({record.log}) ends with:\n{_log_tail(record)}") from err
     except KeyboardInterrupt:
         _stop(proc, record)
         raise
-    return record, answer["status"]
+    return record, status
 
 
 def _stop(proc: subprocess.Popen[bytes], record: LabRecord) -> None:
@@ -124,6 +135,16 @@ def ask(record: LabRecord, request: Message, *, timeout: float | None = 30.0) ->
     if not answer.get("ok"):
         raise LabError(str(answer.get("error") or f"lab {record.tag} refused {request.get('op')!r}"))
     return answer
+
+
+def ask_status(record: LabRecord) -> LabStatus:
+    """The lab's status now."""
+    return LabStatus.from_json(ask(record, {"op": "status"})["status"])
+
+
+def ask_ready(record: LabRecord, *, timeout: float) -> LabStatus:
+    """Wait until the lab's association is up (or the lab failed: :class:`LabError`); its status then."""
+    return LabStatus.from_json(ask(record, {"op": "ready"}, timeout=timeout)["status"])
 
 
 def bring_down(record: LabRecord) -> str:

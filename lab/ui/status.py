@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from lab.session.status import LabStatus
 
 __all__ = ["render_status", "enter_hints"]
 
@@ -18,56 +20,52 @@ def _name(names: Mapping[str, str], address: str) -> str:
     return f"{address} ({where})" if where else address
 
 
-def render_status(status: Mapping[str, Any], *, kernel: str) -> RenderableType:
+def render_status(status: LabStatus, *, kernel: str) -> RenderableType:
     """The snapshot from the lab service as tables."""
-    lab = status["lab"]
-    names: Mapping[str, str] = status["names"]
+    lab, names = status.lab, status.names
     parts: list[RenderableType] = [Text.assemble(
-        ("lab ", "bold"), (lab["tag"], "bold cyan"), f"  topology {lab['topology']} ({lab['file']})  profile ",
-        lab["profile"], f"  kernel {kernel}  up {lab['uptime']:.0f} s",
+        ("lab ", "bold"), (lab.tag, "bold cyan"), f"  topology {lab.topology} ({lab.file})  profile ",
+        lab.profile, f"  kernel {kernel}  up {lab.uptime:.0f} s",
     )]
     faults_on: dict[str, list[str]] = {}
-    for fault in status["faults"]:
-        faults_on.setdefault(fault["link"], []).append(f"#{fault['number']} {fault['what']}")
+    for fault in status.faults:
+        faults_on.setdefault(fault.link, []).append(f"#{fault.number} {fault.what}")
     links = Table(title="links", title_justify="left", expand=False)
     for column in ("link", "end a", "end b", "faults"):
         links.add_column(column)
-    for link in status["links"]:
-        ends = [f"{node} {end['interface']}\n{end['address']} {_oper(end['state'])}"
-                for node, end in link["ends"].items()]
-        links.add_row(link["name"], *ends, "\n".join(faults_on.get(link["name"], [])) or "-")
+    for link in status.links:
+        ends = [f"{node} {end.interface}\n{end.address} {_oper(end.state)}" for node, end in link.ends.items()]
+        links.add_row(link.name, *ends, "\n".join(faults_on.get(link.name, [])) or "-")
     parts.append(links)
     any_assoc = False
-    for node, assocs in status["associations"].items():
+    for node, assocs in status.associations.items():
         for assoc in assocs:
             any_assoc = True
             parts.append(Text.assemble(
-                (f"{node}", "bold"), f"  association {assoc['assoc_id']} ", (assoc["state"], "bold"),
-                f"  port {assoc['local_port']} -> {assoc['peer_port']}  retransmissions {assoc['retransmits']}",
+                (f"{node}", "bold"), f"  association {assoc.assoc_id} ", (assoc.state, "bold"),
+                f"  port {assoc.local_port} -> {assoc.peer_port}  retransmissions {assoc.retransmits}",
             ))
             paths = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
             for column in ("", "remote address", "state", "rto", "errors"):
                 paths.add_column(column)
-            for path in assoc["paths"]:
-                paths.add_row("  *" if path["primary"] else "   ", _name(names, path["address"]),
-                              Text(path["state"], style=_STATE_STYLE.get(path["state"], "")),
-                              f"{path['rto_s']:.2f} s", str(path["errors"]))
+            for path in assoc.paths:
+                paths.add_row("  *" if path.primary else "   ", _name(names, path.address),
+                              Text(path.state, style=_STATE_STYLE.get(path.state, "")),
+                              f"{path.rto_s:.2f} s", str(path.errors))
             parts.append(paths)
     if not any_assoc:
         parts.append(Text("no SCTP associations in the lab's namespaces", style="red"))
-    traffic = status.get("traffic")
-    if traffic:
-        line = Text.assemble(("lab traffic ", "bold"), f"{traffic['rate']:g} msg/s: sent {traffic['sent']}, "
-                             f"delivered {traffic['delivered']}; arriving now: ")
-        per_peer = traffic["per_peer"]
-        line.append(", ".join(f"{rate:g}/s from {_name(names, peer)}" for peer, rate in per_peer.items())
-                    or "nothing", style="" if per_peer else "bold red")
-        parts.append(line)
-        for error in traffic["errors"]:
-            parts.append(Text(f"application error: {error}", style="bold red"))
-    if status["events"]:
+    traffic = status.traffic
+    line = Text.assemble(("lab traffic ", "bold"), f"{traffic.rate:g} msg/s: sent {traffic.sent}, "
+                         f"delivered {traffic.delivered}; arriving now: ")
+    line.append(", ".join(f"{rate:g}/s from {_name(names, peer)}" for peer, rate in traffic.per_peer.items())
+                or "nothing", style="" if traffic.per_peer else "bold red")
+    parts.append(line)
+    for error in traffic.errors:
+        parts.append(Text(f"application error: {error}", style="bold red"))
+    if status.events:
         parts.append(Text("recent events (s since up):", style="bold"))
-        parts.extend(Text("  " + event) for event in status["events"])
+        parts.extend(Text("  " + event.line()) for event in status.events)
     return Group(*parts)
 
 
@@ -75,11 +73,10 @@ def _oper(state: str) -> str:
     return state.lower() if state else "?"
 
 
-def enter_hints(status: Mapping[str, Any], *, kernel: str) -> list[str]:
+def enter_hints(status: LabStatus, *, kernel: str) -> list[str]:
     """How to get into each node."""
-    lab = status["lab"]
     lines = []
-    for node, netns in lab["namespaces"].items():
+    for node, netns in status.lab.namespaces.items():
         line = f"  {node:<8} sctplab shell {node}"
         if kernel == "host":
             line += f"   or   ip netns exec {netns} bash"

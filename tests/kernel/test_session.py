@@ -68,10 +68,10 @@ def test_a_lab_stays_up_fails_over_on_command_and_goes_down(tmp_path: Path, monk
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("fail", "path-x"), "no link 'path-x' in topology dual-homed (links: path-a, path-b)"),
-        (("fail", "path-a", "--kind", "link-down", "side=sideways"), "side: Input should be 'near' or 'far'"),
+        (("fail", "path-x"), "no link 'path-x' in topology dual-homed (expected one of: path-a, path-b)"),
+        (("fail", "path-a", "--kind", "link-down", "side=sideways"), "side: input should be 'near' or 'far' (got 'sideways')"),
         (("impair", "path-b", "delay=soon"), "'delay=soon': expected a duration such as 80ms"),
-        (("fail", "path-a", "--kind", "flap", "count=0"), "count: Input should be greater than or equal to 1"),
+        (("fail", "path-a", "--kind", "flap", "count=0"), "count: input should be greater than or equal to 1 (got '0')"),
         (("shell", "router"), "no node 'router' in topology dual-homed (nodes: client, server)"),
         (("restore", "path-c"), "no link 'path-c'"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 from pathlib import Path
@@ -15,6 +16,10 @@ from lab.kernel.sctpproc import parse
 from lab.session.channel import Conversation, Mux, decode, encode, read_lines
 from lab.session.faultargs import settings
 from lab.session.records import LabRecord, find_lab, records
+from lab.session.running import RunningLab, arrival_rates
+from lab.session.status import LabStatus, RecentEvent
+from lab.session.transport import Requests
+from lab.sctp.traffic import Arrival
 from lab.ui.status import render_status
 
 ASSOCS = """\
@@ -95,6 +100,44 @@ def test_the_mux_runs_one_conversation_per_channel() -> None:
     assert {"ch": 2, "end": True} not in got, "a conversation the host ended is not ended twice"
 
 
+class _OneRequest:
+    """A conversation that brings one request and keeps the replies."""
+
+    def __init__(self, request: dict[str, object]) -> None:
+        self.request: dict[str, object] | None = request
+        self.sent: list[dict[str, object]] = []
+
+    def receive(self) -> dict[str, object] | None:
+        request, self.request = self.request, None
+        return request
+
+    def send(self, message: dict[str, object]) -> None:
+        self.sent.append(message)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "request_, failure, error",
+    [
+        ({"op": "frobnicate"}, None, "unknown request 'frobnicate'"),
+        ({"op": "replay"}, None, "this lab has no scenario left to replay (start one with sctplab replay --keep)"),
+        ({"op": "status"}, "no room for the topology", "no room for the topology"),
+    ],
+)
+def test_requests_the_lab_cannot_answer_are_refused_with_the_reason(
+        request_: dict[str, object], failure: str | None, error: str) -> None:
+    from lab.model.profile import get_profile
+
+    lab = RunningLab(Path("dual-homed.yaml"), tag="abc123", profile=get_profile("fast"), rate=0)
+    lab.failure = failure
+    lab.ready.set()
+    conversation = _OneRequest(request_)
+    Requests(lab).handle(conversation)
+    assert conversation.sent == [{"ok": False, "error": error, "done": True}]
+
+
 def _record(tag: str, pid: int) -> LabRecord:
     return LabRecord(tag=tag, topology="dual-homed", topology_file="/x/dual-homed.yaml", profile="fast", rate=10,
                      kernel="guest", pid=pid, started=0.0)
@@ -119,11 +162,12 @@ def test_find_lab_names_the_labs_or_says_how_to_start_one(tmp_path: Path, monkey
         find_lab("cccccc")
 
 
-def test_status_view_shows_paths_faults_and_traffic() -> None:
+def _status_json() -> dict[str, object]:
+    """A status as the service sends it and ``sctplab status --json`` prints it."""
     (assoc,) = parse(ASSOCS, REMADDR, tick=0.01)
     from dataclasses import asdict
 
-    snapshot = {
+    return {
         "lab": {"tag": "abc123", "topology": "dual-homed", "file": "topologies/dual-homed.yaml", "profile": "fast",
                 "uptime": 12.0, "namespaces": {"client": "sctplab-abc123-client"}},
         "links": [{"name": "path-a", "ends": {
@@ -132,11 +176,46 @@ def test_status_view_shows_paths_faults_and_traffic() -> None:
         "names": {"198.18.1.2": "server/path-a"},
         "faults": [{"number": 1, "link": "path-a", "what": "blackhole path-a (both)"}],
         "traffic": {"rate": 10, "sent": 50, "delivered": 49, "per_peer": {"198.18.2.1": 10.0}, "errors": []},
-        "associations": {"client": [asdict(assoc)]},
+        "associations": {"client": [json.loads(json.dumps(asdict(assoc)))]},
         "events": ["    4.777  lab    fault      blackhole path-a (both)"],
     }
+
+
+def test_status_reads_back_to_the_same_json() -> None:
+    data = _status_json()
+    status = LabStatus.from_json(data)
+    (assoc,) = status.associations["client"]
+    assert assoc == parse(ASSOCS, REMADDR, tick=0.01)[0], "the associations are sctpproc's own"
+    assert status.events == (RecentEvent(4.777, "lab", "fault", "blackhole path-a (both)"),)
+    assert status.links[0].ends["server"].address == "198.18.1.2" and status.traffic.per_peer == {"198.18.2.1": 10.0}
+    assert json.dumps(status.to_json()) == json.dumps(data), "the same keys, in the same order"
+    assert LabStatus.from_json(status.to_json()) == status
+    with pytest.raises(LabError, match="unreadable lab status"):
+        LabStatus.from_json({**data, "faults": [{"number": 1}]})
+    with pytest.raises(LabError, match="unreadable lab status"):
+        LabStatus.from_json({**data, "events": ["?"]})
+
+
+@pytest.mark.parametrize("event", [
+    RecentEvent(4.777, "lab", "fault", "blackhole path-a (both)"),
+    RecentEvent(1234.5, "server", "data-path", "messages now arrive from 198.18.2.1"),
+    RecentEvent(0.0, "client", "a-very-long-kind", "  indented\nand two lines"),
+    RecentEvent(12345678.125, "sidelonger", "k", ""),
+])
+def test_event_lines_read_back(event: RecentEvent) -> None:
+    assert RecentEvent.parse(event.line()) == event
+
+
+def test_arrival_rates_count_the_window_per_address() -> None:
+    arrivals = [Arrival(seq, 0.0, at, peer) for seq, (at, peer) in enumerate(
+        [(1.0, "198.18.1.1"), (8.5, "198.18.1.1"), (9.0, "198.18.2.1"), (9.5, "198.18.2.1"), (10.0, "198.18.2.1")])]
+    assert arrival_rates(arrivals, now=10.0) == {"198.18.2.1": 1.5, "198.18.1.1": 0.5}
+    assert arrival_rates(arrivals, now=100.0) == {} and arrival_rates([], now=0.0) == {}
+
+
+def test_status_view_shows_paths_faults_and_traffic() -> None:
     console = Console(width=120, record=True, color_system=None)
-    console.print(render_status(snapshot, kernel="guest"))
+    console.print(render_status(LabStatus.from_json(_status_json()), kernel="guest"))
     text = console.export_text()
     assert "lab abc123" in text and "#1 blackhole path-a (both)" in text
     assert "*  198.18.1.2 (server/path-a)  PF" in text
