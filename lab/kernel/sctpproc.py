@@ -14,10 +14,11 @@ from pathlib import Path
 
 from lab.model.protocol import PATH_STATES
 
-__all__ = ["RemoteAddress", "Association", "ASSOC_STATES", "parse", "read_associations"]
+__all__ = ["RemoteAddress", "Association", "SCTP_STATES", "parse", "read_associations"]
 
-#: enum sctp_state (include/net/sctp/constants.h), the ``ST`` column.
-ASSOC_STATES = {
+#: enum sctp_state (include/net/sctp/constants.h), the ``ST`` column of ``assocs``. SCTP_STATUS
+#: reports these plus one (lab.sctp.structs.SSTAT_STATES).
+SCTP_STATES = {
     0: "CLOSED", 1: "COOKIE_WAIT", 2: "COOKIE_ECHOED", 3: "ESTABLISHED", 4: "SHUTDOWN_PENDING",
     5: "SHUTDOWN_SENT", 6: "SHUTDOWN_RECEIVED", 7: "SHUTDOWN_ACK_SENT",
 }
@@ -79,7 +80,7 @@ def parse(assocs: str, remaddr: str, *, tick: float) -> list[Association]:
         retransmits = int(rest[6]) if len(rest) > 6 else 0
         found.append(Association(
             assoc_id=assoc_id,
-            state=ASSOC_STATES.get(state, str(state)),
+            state=SCTP_STATES.get(state, str(state)),
             local_port=local_port,
             peer_port=peer_port,
             local=tuple(local),

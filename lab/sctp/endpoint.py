@@ -1,9 +1,13 @@
 """SCTP endpoints over the kernel's stack, bound to all their addresses.
 
 Sockets are pysctp one-to-one sockets created inside the node's network
-namespace. Around pysctp's known defects (see docs/pysctp.md): payloads are
-ASCII so a SEND_FAILED notification never carries invalid UTF-8, PPIDs are not
-relied on, and NODELAY is set so each message leaves at once.
+namespace. pysctp binds, connects, lists addresses and subscribes to
+notifications; sending, receiving, path info, status and the primary go
+through :mod:`lab.sctp.sockopt` on the underlying socket, around pysctp's
+known defects (see docs/pysctp.md): PPIDs are sent and received in the right
+byte order, and a SEND_FAILED notification is parsed without decoding its
+payload. Payloads stay ASCII all the same, and NODELAY is set so each message
+leaves at once.
 
 Each endpoint runs one receive thread that blocks in select() on its socket
 and a wake-up pipe. Every notification becomes an event in the shared
@@ -19,6 +23,7 @@ import select
 import socket
 import threading
 import time
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
 from typing import Callable, Sequence
 
@@ -29,27 +34,14 @@ from lab.events import ERROR, EventLog
 from lab.kernel.network import Network
 from lab.sctp import sockopt
 from lab.sctp.addresses import canonical
-from lab.model.protocol import ASSOC_EVENTS, PADDR_EVENTS, PATH_STATES
+from lab.sctp.messages import Notification
+from lab.sctp.structs import PeerAddrInfo
 from lab.sctp.traffic import Arrival, decode, encode
 
-__all__ = ["Endpoint", "Server", "Client", "PathInfo"]
+__all__ = ["Endpoint", "Server", "Client", "IPAddress"]
 
 IPAddress = IPv4Address | IPv6Address
 _MAX_MESSAGE = 65536
-
-
-class PathInfo:
-    """SCTP_GET_PEER_ADDR_INFO for one peer address."""
-
-    def __init__(self, address: str, state: int, rto_ms: int, srtt_ms: int, cwnd: int) -> None:
-        self.address, self.state, self.rto_ms, self.srtt_ms, self.cwnd = address, state, rto_ms, srtt_ms, cwnd
-
-    @property
-    def state_name(self) -> str:
-        return PATH_STATES.get(self.state, str(self.state))
-
-    def __repr__(self) -> str:
-        return f"PathInfo({self.address} {self.state_name} rto={self.rto_ms} ms srtt={self.srtt_ms} ms)"
 
 
 def _family(addresses: Sequence[IPAddress]) -> int:
@@ -80,7 +72,6 @@ class Endpoint:
     @staticmethod
     def _subscribe(sock: sctp.sctpsocket_tcp) -> None:
         events = sock.events
-        events.data_io = True
         events.association = True
         events.address = True
         events.send_failure = True
@@ -93,12 +84,17 @@ class Endpoint:
         """Record an application-level error."""
         self.log.add(self.side, ERROR, detail, **data)
 
-    def path_info(self, peer: IPAddress | str) -> PathInfo:
-        """The kernel's view of the path to one peer address (SCTP_GET_PEER_ADDR_INFO)."""
+    def _socket(self) -> socket.socket:
+        """The association's socket under pysctp's wrapper, for :mod:`lab.sctp.sockopt`."""
         if self.sock is None:
             raise EndpointError(f"{self.side} has no association yet")
-        info = self.sock.get_paddrinfo(0, (str(peer), self.peer_port))
-        return PathInfo(str(peer), info.state, info.rto, info.srtt, info.cwnd)
+        raw: socket.socket = self.sock.sock()
+        return raw
+
+    def path_info(self, peer: IPAddress | str) -> PeerAddrInfo:
+        """The kernel's view of the path to one peer address (SCTP_GET_PEER_ADDR_INFO)."""
+        info = sockopt.peer_addr_info(self._socket(), 0, str(peer), self.peer_port)
+        return replace(info, address=canonical(info.address))
 
     @property
     def peer_port(self) -> int:
@@ -106,68 +102,59 @@ class Endpoint:
 
     def primary(self) -> str:
         """The association's primary peer address (SCTP_STATUS; not necessarily the active path)."""
-        if self.sock is None:
-            raise EndpointError(f"{self.side} has no association yet")
-        return canonical(str(self.sock.get_status().primary.sockaddr[0]))
-
-    def local_addresses(self) -> list[str]:
-        """Addresses the kernel has bound for the association (getladdrs)."""
-        assert self.sock is not None
-        return [canonical(addr[0]) for addr in self.sock.getladdrs(0)]
+        return canonical(sockopt.status(self._socket()).primary.address)
 
     def peer_addresses(self) -> list[str]:
         """Peer addresses the association knows: learned from INIT (server) or INIT-ACK (client)."""
         assert self.sock is not None
         return [canonical(addr[0]) for addr in self.sock.getpaddrs(0)]
 
-    def _handle_notification(self, notif: object) -> None:
-        if isinstance(notif, sctp.assoc_change):
-            name = ASSOC_EVENTS.get(notif.state, str(notif.state))
-            self.log.add(self.side, "assoc", name, state=name, error=notif.error)
+    def _handle_notification(self, note: Notification) -> None:
+        name = note.state_name
+        if note.kind == "ASSOC_CHANGE":
+            self.log.add(self.side, "assoc", str(name), state=name, error=note.error)
             if name in ("COMM_LOST", "CANT_STR_ASSOC", "RESTART"):
-                self.error(f"association change {name} (error {notif.error})")
-        elif isinstance(notif, sctp.paddr_change):
-            name = PADDR_EVENTS.get(notif.state, str(notif.state))
-            address = canonical(notif.addr[0])
+                self.error(f"association change {name} (error {note.error})")
+        elif note.kind == "PEER_ADDR_CHANGE":
+            address = canonical(str(note.address))
             self.log.add(self.side, "paddr", f"{address} {name}", address=address, state=name)
-        elif isinstance(notif, sctp.send_failed):
-            payload = notif.data.encode() if isinstance(notif.data, str) else bytes(notif.data)
+        elif note.kind in ("SEND_FAILED", "SEND_FAILED_EVENT"):
             try:
-                seq: int | None = decode(payload)[0]
+                seq: int | None = decode(note.payload or b"")[0]
             except ValueError:
                 seq = None
-            self.error(f"SEND_FAILED (error {notif.error}) for message {seq}", seq=seq)
-        elif isinstance(notif, sctp.shutdown_event):
+            self.error(f"SEND_FAILED (error {note.error}) for message {seq}", seq=seq)
+        elif note.kind == "SHUTDOWN_EVENT":
             self.log.add(self.side, "shutdown", "peer shut down")
-        elif isinstance(notif, sctp.remote_error):
-            self.error(f"peer reported an operation error {notif.error}")
+        elif note.kind == "REMOTE_ERROR":
+            self.error(f"peer reported an operation error {note.error}")
         else:
-            self.log.add(self.side, "notification", type(notif).__name__)
+            self.log.add(self.side, "notification", note.kind)
 
-    def _receive(self, sock: sctp.sctpsocket_tcp) -> None:
+    def _receive(self, sock: socket.socket) -> None:
         """Read data and notifications until closed, woken, or EOF."""
         while True:
             ready, _, _ = select.select([sock.fileno(), self._wake_r], [], [])
             if self._wake_r in ready:
                 return
             try:
-                fromaddr, flags, msg, notif = sock.sctp_recv(_MAX_MESSAGE)
-            except OSError as err:
+                got = sockopt.receive(sock, _MAX_MESSAGE)
+            except (OSError, sockopt.SockoptError) as err:
                 if not self.closing.is_set():
                     self.error(f"receive failed: {err}")
                 return
-            if flags & sctp.FLAG_NOTIFICATION:
-                self._handle_notification(notif)
-            elif not msg:
+            if got.notification is not None:
+                self._handle_notification(got.notification)
+            elif got.eof:
                 if not self.closing.is_set():
                     self.error("unexpected EOF: the peer closed the association")
                 self.log.add(self.side, "eof", "association closed")
                 return
             else:
-                self._on_data(fromaddr, msg)
+                self._on_data(got.address[0] if got.address else "unknown", got.data)
 
-    def _on_data(self, fromaddr: tuple[str, int], msg: bytes) -> None:
-        self.error(f"unexpected data from {fromaddr[0]}")
+    def _on_data(self, fromaddr: str, msg: bytes) -> None:
+        self.error(f"unexpected data from {fromaddr}")
 
     def _start_thread(self, target: Callable[[], None], name: str) -> None:
         def run() -> None:
@@ -230,16 +217,16 @@ class Server(Endpoint):
         self._client_port = peer[1]
         self.sock = conn
         self.log.add(self.side, "accepted", f"association from {peer[0]} port {peer[1]}")
-        self._receive(conn)
+        self._receive(self._socket())
 
-    def _on_data(self, fromaddr: tuple[str, int], msg: bytes) -> None:
+    def _on_data(self, fromaddr: str, msg: bytes) -> None:
         now = time.monotonic()
         try:
             seq, sent_at = decode(msg)
         except ValueError as err:
-            self.error(f"malformed message from {fromaddr[0]}: {err}")
+            self.error(f"malformed message from {fromaddr}: {err}")
             return
-        peer = canonical(fromaddr[0])
+        peer = canonical(fromaddr)
         arrival = Arrival(seq=seq, sent_at=sent_at, received_at=now, peer=peer)
         previous = self.arrivals[-1].peer if self.arrivals else None
         self.arrivals.append(arrival)
@@ -274,7 +261,7 @@ class Client(Endpoint):
             raise EndpointError(
                 f"client in {net.netns(node)} cannot connect from {self.addresses} to {self.server_addresses} port {port}: {err}"
             ) from err
-        self._start_thread(lambda: self._receive(self.sock), "receive")
+        self._start_thread(lambda: self._receive(self._socket()), "receive")
 
     @property
     def peer_port(self) -> int:
@@ -288,25 +275,20 @@ class Client(Endpoint):
         self._sender.start()
 
     def _send_loop(self, rate: float, size: int, streams: int, ppid: int) -> None:
-        assert self.sock is not None
+        out = self._socket()
         interval = 1.0 / rate
         start = time.monotonic()
-        out = socket.socket(fileno=self.sock.fileno())  # one borrowed object for all the sends, never closed
-        try:
-            while not self._stop_sending.wait(max(0.0, start + self.sent * interval - time.monotonic())):
-                try:
-                    sockopt.send(out, encode(self.sent, time.monotonic(), size), ppid=ppid, stream=self.sent % streams)
-                except (OSError, sockopt.SockoptError) as err:
-                    self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
-                    return
-                self.sent += 1
-        finally:
-            out.detach()
+        while not self._stop_sending.wait(max(0.0, start + self.sent * interval - time.monotonic())):
+            try:
+                sockopt.send(out, encode(self.sent, time.monotonic(), size), ppid=ppid, stream=self.sent % streams)
+            except (OSError, sockopt.SockoptError) as err:
+                self.error(f"send of message {self.sent} failed: {err}", seq=self.sent)
+                return
+            self.sent += 1
 
     def set_primary(self, peer: IPAddress | str) -> None:
         """Make ``peer`` (one of the server's addresses) the primary: new data goes there (SCTP_PRIMARY_ADDR)."""
-        assert self.sock is not None
-        sockopt.set_primary(self.sock, 0, str(peer), self.server_port)
+        sockopt.set_primary(self._socket(), 0, str(peer), self.server_port)
 
     def stop_sending(self) -> int:
         """Stop the sender; return how many messages were sent."""

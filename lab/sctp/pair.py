@@ -18,9 +18,10 @@ from lab.errors import WaitTimeout
 from lab.events import Event, EventLog
 from lab.kernel import sysctl
 from lab.kernel.network import Network
-from lab.sctp.endpoint import Client, IPAddress, PathInfo, Server
+from lab.sctp.endpoint import Client, IPAddress, Server
 from lab.model.profile import TimerProfile
 from lab.model.protocol import ACTIVE, PATH_STATES
+from lab.sctp.structs import PeerAddrInfo
 from lab.sctp.traffic import DeliveryReport, analyse
 from lab.timing import unreachable_window
 from lab.wait import wait_until
@@ -55,10 +56,10 @@ class EndpointPair:
         """The server's address on ``path``."""
         return self.net.topology.path_addresses(path)[1]
 
-    def wait_path_state(self, side: str, peer: IPAddress | str, state: int, *, timeout: float | None = None) -> PathInfo:
+    def wait_path_state(self, side: str, peer: IPAddress | str, state: int, *, timeout: float | None = None) -> PeerAddrInfo:
         """Wait until ``side`` (client/server) sees the path to ``peer`` in ``state``."""
         endpoint = self.client if side == "client" else self.server
-        found: list[PathInfo] = []
+        found: list[PeerAddrInfo] = []
 
         def reached() -> bool:
             info = endpoint.path_info(peer)

@@ -1,8 +1,8 @@
 """Kernel tier: the raw SCTP socket options of lab.sctp.sockopt against a live association.
 
 Options are read and written on the pair's sockets only (their receive
-threads own reading); send()/receive() run on one-to-one sockets of the
-test's own, so nothing races the endpoints' readers.
+threads own reading), through pysctp's ``sock()``; send()/receive() run on
+one-to-one sockets of the test's own, so nothing races the endpoints' readers.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import sctp
 
 from lab.errors import KernelError
 from lab.kernel.network import Network
-from lab.sctp import sockopt
+from lab.sctp import sockopt, structs
+from lab.sctp.endpoint import Endpoint
 from lab.sctp.pair import DEFAULT_PORT, EndpointPair
 
 pytestmark = [pytest.mark.kernel, pytest.mark.topology("dual-homed")]
@@ -34,12 +35,19 @@ def _server_view(pair: EndpointPair) -> list[tuple[str, int]]:
     return [(str(a), pair.server.peer_port) for a in pair.client.addresses]
 
 
-def _stable_info(sock: object, addr: str, port: int) -> tuple[sockopt.PeerAddrInfo, object]:
+def _raw(endpoint: Endpoint) -> socket.socket:
+    """The socket under the endpoint's pysctp wrapper."""
+    assert endpoint.sock is not None
+    raw: socket.socket = endpoint.sock.sock()
+    return raw
+
+
+def _stable_info(endpoint: Endpoint, addr: str, port: int) -> tuple[structs.PeerAddrInfo, object]:
     """Ours and pysctp's paddrinfo read between two equal reads of ours (a heartbeat may land in between)."""
     for _ in range(50):
-        before = sockopt.peer_addr_info(sock, 0, addr, port)  # type: ignore[arg-type]
-        theirs = sock.get_paddrinfo(0, (addr, port))  # type: ignore[attr-defined]
-        after = sockopt.peer_addr_info(sock, 0, addr, port)  # type: ignore[arg-type]
+        before = sockopt.peer_addr_info(_raw(endpoint), 0, addr, port)
+        theirs = endpoint.sock.get_paddrinfo(0, (addr, port))  # type: ignore[union-attr]
+        after = sockopt.peer_addr_info(_raw(endpoint), 0, addr, port)
         if before == after:
             return before, theirs
     raise AssertionError(f"paddrinfo of {addr} never stable for two reads")
@@ -48,18 +56,20 @@ def _stable_info(sock: object, addr: str, port: int) -> tuple[sockopt.PeerAddrIn
 def test_peer_addr_info_agrees_with_pysctp(sctp_pair: EndpointPair) -> None:
     pair = sctp_pair
     pair.wait_all_paths_active()
-    for sock, peers in ((pair.client.sock, _client_view(pair)), (pair.server.sock, _server_view(pair))):
+    for endpoint, peers in ((pair.client, _client_view(pair)), (pair.server, _server_view(pair))):
         for addr, port in peers:
-            ours, theirs = _stable_info(sock, addr, port)
+            ours, theirs = _stable_info(endpoint, addr, port)
             assert (ours.address, ours.port) == (addr, port)
             assert (ours.state, ours.cwnd, ours.srtt_ms, ours.rto_ms, ours.mtu) == (
                 theirs.state, theirs.cwnd, theirs.srtt, theirs.rto, theirs.mtu)  # type: ignore[attr-defined]
             assert ours.state_name == "ACTIVE" and ours.mtu >= 1280 and ours.rto_ms > 0
+            via_endpoint = endpoint.path_info(addr)
+            assert (via_endpoint.address, via_endpoint.port, via_endpoint.state_name) == (addr, port, "ACTIVE")
 
 
 def test_unknown_peer_address_names_option_and_errno(sctp_pair: EndpointPair) -> None:
     with pytest.raises(sockopt.SockoptError) as caught:
-        sockopt.peer_addr_info(sctp_pair.client.sock, 0, "198.51.100.1", DEFAULT_PORT)  # type: ignore[arg-type]
+        sockopt.peer_addr_info(_raw(sctp_pair.client), 0, "198.51.100.1", DEFAULT_PORT)
     err = caught.value
     assert isinstance(err, KernelError)
     assert err.option == "SCTP_GET_PEER_ADDR_INFO" and err.errno in (errno.EINVAL, errno.ENOENT)
@@ -68,60 +78,59 @@ def test_unknown_peer_address_names_option_and_errno(sctp_pair: EndpointPair) ->
 
 def test_status_primary_is_the_first_server_address(sctp_pair: EndpointPair) -> None:
     pair = sctp_pair
-    sock = pair.client.sock
-    st = sockopt.status(sock)  # type: ignore[arg-type]
-    theirs = sock.get_status()  # type: ignore[union-attr]
+    st = sockopt.status(_raw(pair.client))
+    theirs = pair.client.sock.get_status()  # type: ignore[union-attr]
     assert st.state_name == "ESTABLISHED"
     assert (st.primary.address, st.primary.port) == (str(pair.server.addresses[0]), DEFAULT_PORT)
     assert (st.instrms, st.outstrms, st.fragmentation_point) == (theirs.instrms, theirs.outstrms,
                                                                    theirs.fragmentation_point)
-    assert st.primary.address == theirs.primary.sockaddr[0]
+    assert st.primary.address == theirs.primary.sockaddr[0] == pair.client.primary()
 
 
 def test_heartbeat_interval_round_trips(sctp_pair: EndpointPair) -> None:
     pair = sctp_pair
-    sock = pair.client.sock
+    sock = _raw(pair.client)
     (first, port), (second, _) = _client_view(pair)
-    untouched = sockopt.get_peer_addr_params(sock, 0, first, port)  # type: ignore[arg-type]
+    untouched = sockopt.get_peer_addr_params(sock, 0, first, port)
     assert untouched.hbinterval_ms == pair.profile.hb_interval and untouched.heartbeat_enabled
 
-    sockopt.set_heartbeat(sock, 0, second, port, interval_ms=1500)  # type: ignore[arg-type]
-    params = sockopt.get_peer_addr_params(sock, 0, second, port)  # type: ignore[arg-type]
+    sockopt.set_heartbeat(sock, 0, second, port, interval_ms=1500)
+    params = sockopt.get_peer_addr_params(sock, 0, second, port)
     assert (params.address, params.port, params.hbinterval_ms, params.heartbeat_enabled) == (second, port, 1500, True)
-    assert sockopt.get_peer_addr_params(sock, 0, first, port) == untouched  # type: ignore[arg-type]
+    assert sockopt.get_peer_addr_params(sock, 0, first, port) == untouched
 
-    sockopt.set_heartbeat(sock, 0, second, port, enable=False)  # type: ignore[arg-type]
-    off = sockopt.get_peer_addr_params(sock, 0, second, port)  # type: ignore[arg-type]
-    assert not off.heartbeat_enabled and off.flags & sockopt.SPP_HB_DISABLE and off.hbinterval_ms == 1500
-    sockopt.set_heartbeat(sock, 0, second, port, interval_ms=None)  # type: ignore[arg-type]
-    on = sockopt.get_peer_addr_params(sock, 0, second, port)  # type: ignore[arg-type]
+    sockopt.set_heartbeat(sock, 0, second, port, enable=False)
+    off = sockopt.get_peer_addr_params(sock, 0, second, port)
+    assert not off.heartbeat_enabled and off.flags & structs.SPP_HB_DISABLE and off.hbinterval_ms == 1500
+    sockopt.set_heartbeat(sock, 0, second, port, interval_ms=None)
+    on = sockopt.get_peer_addr_params(sock, 0, second, port)
     assert on.heartbeat_enabled and on.hbinterval_ms == 1500
     with pytest.raises(ValueError):
-        sockopt.set_heartbeat(sock, 0, second, port, interval_ms=100, enable=False)  # type: ignore[arg-type]
+        sockopt.set_heartbeat(sock, 0, second, port, interval_ms=100, enable=False)
 
 
 def test_thresholds_read_modify_write_keeps_the_other_field(sctp_pair: EndpointPair) -> None:
     pair, profile = sctp_pair, sctp_pair.profile
-    sock = pair.server.sock
+    sock = _raw(pair.server)
     (first, port), (second, _) = _server_view(pair)
-    assert sockopt.get_thresholds(sock, 0, second, port) == (profile.path_max_retrans, profile.pf_retrans)  # type: ignore[arg-type]
+    assert sockopt.get_thresholds(sock, 0, second, port) == (profile.path_max_retrans, profile.pf_retrans)
 
-    sockopt.set_thresholds(sock, 0, second, port, pf_retrans=profile.pf_retrans + 1)  # type: ignore[arg-type]
-    assert sockopt.get_thresholds(sock, 0, second, port) == (profile.path_max_retrans, profile.pf_retrans + 1)  # type: ignore[arg-type]
-    sockopt.set_thresholds(sock, 0, second, port, path_max_retrans=7)  # type: ignore[arg-type]
-    assert sockopt.get_thresholds(sock, 0, second, port) == (7, profile.pf_retrans + 1)  # type: ignore[arg-type]
-    assert sockopt.get_peer_addr_params(sock, 0, second, port).pathmaxrxt == 7  # type: ignore[arg-type]
-    assert sockopt.get_thresholds(sock, 0, first, port) == (profile.path_max_retrans, profile.pf_retrans)  # type: ignore[arg-type]
+    sockopt.set_thresholds(sock, 0, second, port, pf_retrans=profile.pf_retrans + 1)
+    assert sockopt.get_thresholds(sock, 0, second, port) == (profile.path_max_retrans, profile.pf_retrans + 1)
+    sockopt.set_thresholds(sock, 0, second, port, path_max_retrans=7)
+    assert sockopt.get_thresholds(sock, 0, second, port) == (7, profile.pf_retrans + 1)
+    assert sockopt.get_peer_addr_params(sock, 0, second, port).pathmaxrxt == 7
+    assert sockopt.get_thresholds(sock, 0, first, port) == (profile.path_max_retrans, profile.pf_retrans)
 
 
 def test_expose_potentially_failed_round_trips(sctp_pair: EndpointPair) -> None:
-    sock = sctp_pair.client.sock
-    assert sockopt.get_expose_potentially_failed(sock) == sctp_pair.profile.pf_expose  # type: ignore[arg-type]
-    for level in (sockopt.SCTP_PF_EXPOSE_DISABLE, sockopt.SCTP_PF_EXPOSE_ENABLE):
-        sockopt.expose_potentially_failed(sock, level)  # type: ignore[arg-type]
-        assert sockopt.get_expose_potentially_failed(sock) == level  # type: ignore[arg-type]
+    sock = _raw(sctp_pair.client)
+    assert sockopt.get_expose_potentially_failed(sock) == sctp_pair.profile.pf_expose
+    for level in (structs.SCTP_PF_EXPOSE_DISABLE, structs.SCTP_PF_EXPOSE_ENABLE):
+        sockopt.expose_potentially_failed(sock, level)
+        assert sockopt.get_expose_potentially_failed(sock) == level
     with pytest.raises(ValueError):
-        sockopt.expose_potentially_failed(sock, 3)  # type: ignore[arg-type]
+        sockopt.expose_potentially_failed(sock, 3)
 
 
 def _sctp_socket(net: Network, node: str) -> socket.socket:
@@ -141,7 +150,7 @@ def raw_pair(lab_network: Network) -> Iterator[tuple[socket.socket, socket.socke
         listener.bind((server_addr, PORT))
         listener.listen(1)
         client = stack.enter_context(_sctp_socket(net, "client"))
-        sockopt.subscribe(client, sockopt.SCTP_ASSOC_CHANGE)
+        sockopt.subscribe(client, "ASSOC_CHANGE")
         client.bind((str(net.addresses("client")[0]), 0))
         client.connect((server_addr, PORT))
         conn, _ = listener.accept()

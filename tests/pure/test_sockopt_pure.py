@@ -1,4 +1,4 @@
-"""Pure tier: struct layouts, sockaddr packing, notification and RCVINFO parsing of lab.sctp.sockopt.
+"""Pure tier: struct layouts, sockaddr packing, notification and RCVINFO parsing (lab.sctp.structs, .messages).
 
 Expected sizes and offsets are those of gcc's sizeof/offsetof on x86_64 with
 include/uapi/linux/sctp.h (packed, aligned(4) on paddrinfo, paddrparams and
@@ -12,33 +12,46 @@ import struct
 
 import pytest
 
-from lab.sctp import sockopt
-from lab.sctp.sockopt import (
-    IPPROTO_SCTP,
+from lab.kernel.sctpproc import SCTP_STATES
+from lab.sctp import messages, structs
+from lab.sctp.messages import (
     MSG_NOTIFICATION,
+    NOTIFICATION_TYPES,
     SCTP_RCVINFO,
     Notification,
+    pack_event,
     pack_sndinfo,
-    pack_sockaddr,
     parse_notification,
-    parse_rcvinfo,
     parse_received,
+)
+from lab.sctp.structs import (
+    IPPROTO_SCTP,
+    SSTAT_STATES,
+    pack_paddrinfo,
+    pack_paddrparams,
+    pack_paddrthlds,
+    pack_prim,
+    pack_sockaddr,
+    pack_status,
     unpack_paddrinfo,
     unpack_paddrparams,
+    unpack_paddrthlds,
     unpack_sockaddr,
     unpack_status,
 )
 
 V4, V6 = "198.18.1.2", "2001:db8::1:2"
+CODE = {kind: code for code, kind in NOTIFICATION_TYPES.items()}  # "ASSOC_CHANGE" -> 0x8001
 
 
 def test_struct_sizes_match_the_kernel() -> None:
-    assert sockopt.STRUCT_SIZES == {
+    assert {**structs.STRUCT_SIZES, **messages.STRUCT_SIZES} == {
         "sockaddr_storage": 128,
         "sctp_paddrinfo": 152,  # 4 + 128 + 5 * 4, packed
         "sctp_paddrparams": 156,  # 155 packed, rounded up to aligned(4)
         "sctp_paddrthlds": 144,  # 4 + pad 4 + 128 + 2 + 2 + tail pad 4
         "sctp_status": 176,  # 24 + sctp_paddrinfo
+        "sctp_prim": 132,  # 4 + 128, packed
         "sctp_assoc_value": 8,
         "sctp_event": 8,
         "sctp_sndinfo": 16,
@@ -58,8 +71,23 @@ def test_paddrinfo_field_offsets() -> None:
     buf[4:132] = pack_sockaddr(V4, 3868)
     struct.pack_into("=iIIII", buf, 132, 2, 4380, 11, 120, 1500)  # state at 132, mtu at 148
     info = unpack_paddrinfo(bytes(buf))
-    assert info == sockopt.PeerAddrInfo(V4, 3868, 2, 4380, 11, 120, 1500, 7)
+    assert info == structs.PeerAddrInfo(V4, 3868, 2, 4380, 11, 120, 1500, 7)
     assert info.state_name == "ACTIVE"
+    assert pack_paddrinfo(7, V4, 3868) == bytes(buf[:132]) + bytes(20)
+
+
+def test_requests_carry_assoc_id_and_address() -> None:
+    assert len(pack_status(3)) == 176 and struct.unpack_from("=i", pack_status(3)) == (3,)
+    assert pack_prim(5, V4, 9) == struct.pack("=i", 5) + pack_sockaddr(V4, 9)
+    assert pack_event("PEER_ADDR_CHANGE", True, 2) == struct.pack("=iHBx", 2, 0x8002, 1)
+    with pytest.raises(ValueError, match="unknown notification kind"):
+        pack_event("NO_SUCH_EVENT", True)
+
+
+def test_sstat_states_are_the_proc_states_plus_one() -> None:
+    assert SSTAT_STATES[0] == "EMPTY"
+    assert all(SSTAT_STATES[code + 1] == name for code, name in SCTP_STATES.items())
+    assert SSTAT_STATES[4] == SCTP_STATES[3] == "ESTABLISHED"
 
 
 def test_status_primary_starts_at_24() -> None:
@@ -80,7 +108,7 @@ def test_paddrparams_field_offsets_are_packed() -> None:
     struct.pack_into("=H", buf, 136, 5)  # spp_pathmaxrxt
     struct.pack_into("=I", buf, 138, 1400)  # spp_pathmtu: unaligned because packed
     struct.pack_into("=I", buf, 142, 200)  # spp_sackdelay
-    struct.pack_into("=I", buf, 146, sockopt.SPP_HB_ENABLE | sockopt.SPP_PMTUD_ENABLE)
+    struct.pack_into("=I", buf, 146, structs.SPP_HB_ENABLE | 0x8)  # | SPP_PMTUD_ENABLE
     struct.pack_into("=I", buf, 150, 0x12345)
     buf[154] = 46
     params = unpack_paddrparams(bytes(buf))
@@ -88,11 +116,25 @@ def test_paddrparams_field_offsets_are_packed() -> None:
     assert (params.ipv6_flowlabel, params.dscp, params.heartbeat_enabled) == (0x12345, 46, True)
 
 
+def test_paddrparams_heartbeat_flags() -> None:
+    def flags(**kwargs: object) -> int:
+        return int(struct.unpack_from("=I", pack_paddrparams(1, V4, 2, **kwargs), 146)[0])  # type: ignore[arg-type]
+
+    assert flags() == 0
+    assert flags(heartbeat=True, hbinterval_ms=1500) == structs.SPP_HB_ENABLE
+    assert flags(heartbeat=True, hbinterval_ms=0) == structs.SPP_HB_ENABLE | 0x80  # SPP_HB_TIME_IS_ZERO
+    assert flags(heartbeat=False) == structs.SPP_HB_DISABLE
+    assert struct.unpack_from("=I", pack_paddrparams(1, V4, 2, hbinterval_ms=1500), 132) == (1500,)
+    with pytest.raises(ValueError):
+        pack_paddrparams(1, V4, 2, hbinterval_ms=-1)
+
+
 def test_thresholds_address_follows_padding() -> None:
-    packed = sockopt._PADDRTHLDS.pack(5, pack_sockaddr(V4, 2), 3, 1)
-    assert packed[4:8] == b"\0\0\0\0"
+    packed = pack_paddrthlds(5, V4, 2, 3, 1)
+    assert len(packed) == 144 and packed[4:8] == b"\0\0\0\0"
     assert unpack_sockaddr(packed[8:136]) == (V4, 2)
     assert struct.unpack_from("=HH", packed, 136) == (3, 1)
+    assert unpack_paddrthlds(packed) == (3, 1)
 
 
 @pytest.mark.parametrize("addr", [V4, "0.0.0.0", V6, "::", "::ffff:198.18.1.2"])
@@ -145,7 +187,8 @@ def _rcvinfo(ppid_wire: bytes, *, sid: int = 2, tsn: int = 1000, assoc_id: int =
 
 
 def test_rcvinfo_ppid_is_unswapped() -> None:
-    info = parse_rcvinfo(_rcvinfo((0x12345680).to_bytes(4, "big")))
+    info = parse_received(b"x", [(IPPROTO_SCTP, SCTP_RCVINFO, _rcvinfo((0x12345680).to_bytes(4, "big")))], 0, None).rcvinfo
+    assert info is not None
     assert (info.ppid, info.stream, info.ssn, info.tsn, info.cumtsn, info.assoc_id) == (0x12345680, 2, 17, 1000, 999, 4)
 
 
@@ -164,7 +207,7 @@ def _header(sn_type: int, body: bytes, flags: int = 0, length: int | None = None
 
 
 def test_assoc_change() -> None:
-    buf = _header(sockopt.SCTP_ASSOC_CHANGE, struct.pack("=HHHHi", 0, 0, 10, 5, 3) + b"\x80\xc1")
+    buf = _header(CODE["ASSOC_CHANGE"], struct.pack("=HHHHi", 0, 0, 10, 5, 3) + b"\x80\xc1")
     note = parse_notification(buf)
     assert (note.kind, note.state, note.state_name, note.error, note.assoc_id) == ("ASSOC_CHANGE", 0, "COMM_UP", 0, 3)
     assert note.payload == b"\x80\xc1"
@@ -174,7 +217,7 @@ def test_assoc_change() -> None:
 
 @pytest.mark.parametrize("addr", [V4, V6])
 def test_peer_addr_change(addr: str) -> None:
-    buf = _header(sockopt.SCTP_PEER_ADDR_CHANGE, pack_sockaddr(addr, 3868) + struct.pack("=iii", 6, 0, 1))
+    buf = _header(CODE["PEER_ADDR_CHANGE"], pack_sockaddr(addr, 3868) + struct.pack("=iii", 6, 0, 1))
     assert len(buf) == 148
     note = parse_notification(buf)
     assert (note.kind, note.address, note.port, note.state, note.error, note.assoc_id) == (
@@ -183,14 +226,14 @@ def test_peer_addr_change(addr: str) -> None:
 
 
 def test_peer_addr_change_with_garbage_address_does_not_raise() -> None:
-    note = parse_notification(_header(sockopt.SCTP_PEER_ADDR_CHANGE, b"\xff" * 128 + struct.pack("=iii", 1, 0, 1)))
+    note = parse_notification(_header(CODE["PEER_ADDR_CHANGE"], b"\xff" * 128 + struct.pack("=iii", 1, 0, 1)))
     assert note.kind == "PEER_ADDR_CHANGE" and note.address is None and note.state == 1
 
 
 def test_send_failed_event_with_invalid_utf8_payload() -> None:
     payload = b"\xff\xfe\x80 not utf-8 \xc3\x28"
     sndinfo = struct.pack("=HH4sIi", 1, 0, (0x12345680).to_bytes(4, "big"), 0, 2)
-    buf = _header(sockopt.SCTP_SEND_FAILED_EVENT, struct.pack("=I", 110) + sndinfo + struct.pack("=i", 2) + payload,
+    buf = _header(CODE["SEND_FAILED_EVENT"], struct.pack("=I", 110) + sndinfo + struct.pack("=i", 2) + payload,
                   flags=1)
     assert len(buf) == 32 + len(payload)
     note = parse_notification(buf)
@@ -201,28 +244,28 @@ def test_send_failed_event_with_invalid_utf8_payload() -> None:
 
 def test_send_failed_old_style() -> None:
     sndrcv = struct.pack("=HHH2x4sIIIIi", 4, 0, 0, (46).to_bytes(4, "big"), 0, 0, 0, 0, 2)
-    buf = _header(sockopt.SCTP_SEND_FAILED, struct.pack("=I", 0) + sndrcv + struct.pack("=i", 2) + b"\x00\xff")
+    buf = _header(CODE["SEND_FAILED"], struct.pack("=I", 0) + sndrcv + struct.pack("=i", 2) + b"\x00\xff")
     note = parse_notification(buf)
     assert (note.kind, note.stream, note.ppid, note.assoc_id, note.payload) == ("SEND_FAILED", 4, 46, 2, b"\x00\xff")
 
 
 def test_payload_is_bounded_by_sn_length() -> None:
     body = struct.pack("=I", 0) + bytes(16) + struct.pack("=i", 2) + b"abcdef"
-    short = parse_notification(_header(sockopt.SCTP_SEND_FAILED_EVENT, body, length=34))
+    short = parse_notification(_header(CODE["SEND_FAILED_EVENT"], body, length=34))
     assert short.payload == b"ab"
-    long = parse_notification(_header(sockopt.SCTP_SEND_FAILED_EVENT, body, length=4096))
+    long = parse_notification(_header(CODE["SEND_FAILED_EVENT"], body, length=4096))
     assert long.payload == b"abcdef"
 
 
 def test_remote_error_cause_is_network_order() -> None:
-    buf = _header(sockopt.SCTP_REMOTE_ERROR, b"\x00\x0c\x00\x00" + struct.pack("=i", 5) + b"\x00\x0c\x00\x04")
+    buf = _header(CODE["REMOTE_ERROR"], b"\x00\x0c\x00\x00" + struct.pack("=i", 5) + b"\x00\x0c\x00\x04")
     note = parse_notification(buf)
     assert (note.kind, note.error, note.assoc_id, note.payload) == ("REMOTE_ERROR", 12, 5, b"\x00\x0c\x00\x04")
 
 
 def test_shutdown_and_sender_dry() -> None:
-    for sn_type, kind in ((sockopt.SCTP_SHUTDOWN_EVENT, "SHUTDOWN_EVENT"), (sockopt.SCTP_SENDER_DRY_EVENT, "SENDER_DRY_EVENT")):
-        note = parse_notification(_header(sn_type, struct.pack("=i", 9)))
+    for kind in ("SHUTDOWN_EVENT", "SENDER_DRY_EVENT"):
+        note = parse_notification(_header(CODE[kind], struct.pack("=i", 9)))
         assert (note.kind, note.assoc_id, note.truncated) == (kind, 9, False)
 
 
@@ -230,9 +273,9 @@ def test_unknown_and_truncated_never_raise() -> None:
     assert parse_notification(_header(0x1234, b"\x01\x02")) == Notification(kind="unknown(0x1234)", type=0x1234, length=10)
     assert parse_notification(b"").kind == "truncated"
     assert parse_notification(b"\x01\x80\x00").kind == "truncated"
-    short = parse_notification(_header(sockopt.SCTP_PEER_ADDR_CHANGE, b"\x02\x00"))
+    short = parse_notification(_header(CODE["PEER_ADDR_CHANGE"], b"\x02\x00"))
     assert short.kind == "PEER_ADDR_CHANGE" and short.truncated and short.address is None
     for n in range(0, 200, 7):  # every prefix of every kind, and noise
-        for sn_type in list(sockopt.NOTIFICATION_TYPES) + [0xFFFF]:
+        for sn_type in list(NOTIFICATION_TYPES) + [0xFFFF]:
             parse_notification(_header(sn_type, bytes(range(256))[:n], length=n * 3))
             parse_notification(bytes((sn_type & 0xFF, sn_type >> 8)) + b"\xff" * n)
