@@ -41,7 +41,7 @@ class Event:
 
     at: float
     side: str
-    kind: str
+    kind: EventKind
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -55,7 +55,7 @@ class EventLog:
         self._changed = threading.Condition()
         self._listeners: list[Callable[[Event], None]] = []
 
-    def add(self, side: str, kind: str, detail: str, **data: Any) -> Event:
+    def add(self, side: str, kind: EventKind, detail: str, **data: Any) -> Event:
         event = Event(time.monotonic(), side, kind, detail, data)
         with self._changed:
             self._events.append(event)
@@ -68,7 +68,7 @@ class EventLog:
         """Call ``listener`` with every event from now on (from the adding thread)."""
         self._listeners.append(listener)
 
-    def events(self, kind: str | None = None, side: str | None = None) -> list[Event]:
+    def events(self, kind: EventKind | None = None, side: str | None = None) -> list[Event]:
         with self._changed:
             return [e for e in self._events if (kind is None or e.kind == kind) and (side is None or e.side == side)]
 

@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import sctp
 
 from lab.errors import EndpointError
-from lab.events import ERROR, EventLog
+from lab.events import EventKind, EventLog
 from lab.kernel.network import Network
 from lab.sctp import sockopt
 from lab.sctp.addresses import canonical
@@ -82,7 +82,7 @@ class Endpoint:
 
     def error(self, detail: str, **data: object) -> None:
         """Record an application-level error."""
-        self.log.add(self.side, ERROR, detail, **data)
+        self.log.add(self.side, EventKind.ERROR, detail, **data)
 
     def _socket(self) -> socket.socket:
         """The association's socket under pysctp's wrapper, for :mod:`lab.sctp.sockopt`."""
@@ -112,12 +112,12 @@ class Endpoint:
     def _handle_notification(self, note: Notification) -> None:
         name = note.state_name
         if note.kind == "ASSOC_CHANGE":
-            self.log.add(self.side, "assoc", str(name), state=name, error=note.error)
+            self.log.add(self.side, EventKind.ASSOC, str(name), state=name, error=note.error)
             if name in ("COMM_LOST", "CANT_STR_ASSOC", "RESTART"):
                 self.error(f"association change {name} (error {note.error})")
         elif note.kind == "PEER_ADDR_CHANGE":
             address = canonical(str(note.address))
-            self.log.add(self.side, "paddr", f"{address} {name}", address=address, state=name)
+            self.log.add(self.side, EventKind.PADDR, f"{address} {name}", address=address, state=name)
         elif note.kind in ("SEND_FAILED", "SEND_FAILED_EVENT"):
             try:
                 seq: int | None = decode(note.payload or b"")[0]
@@ -125,11 +125,11 @@ class Endpoint:
                 seq = None
             self.error(f"SEND_FAILED (error {note.error}) for message {seq}", seq=seq)
         elif note.kind == "SHUTDOWN_EVENT":
-            self.log.add(self.side, "shutdown", "peer shut down")
+            self.log.add(self.side, EventKind.SHUTDOWN, "peer shut down")
         elif note.kind == "REMOTE_ERROR":
             self.error(f"peer reported an operation error {note.error}")
         else:
-            self.log.add(self.side, "notification", note.kind)
+            self.log.add(self.side, EventKind.NOTIFICATION, note.kind)
 
     def _receive(self, sock: socket.socket) -> None:
         """Read data and notifications until closed, woken, or EOF."""
@@ -148,7 +148,7 @@ class Endpoint:
             elif got.eof:
                 if not self.closing.is_set():
                     self.error("unexpected EOF: the peer closed the association")
-                self.log.add(self.side, "eof", "association closed")
+                self.log.add(self.side, EventKind.EOF, "association closed")
                 return
             else:
                 self._on_data(got.address[0] if got.address else "unknown", got.data)
@@ -216,7 +216,7 @@ class Server(Endpoint):
         self._subscribe(conn)
         self._client_port = peer[1]
         self.sock = conn
-        self.log.add(self.side, "accepted", f"association from {peer[0]} port {peer[1]}")
+        self.log.add(self.side, EventKind.ACCEPTED, f"association from {peer[0]} port {peer[1]}")
         self._receive(self._socket())
 
     def _on_data(self, fromaddr: str, msg: bytes) -> None:
@@ -231,7 +231,7 @@ class Server(Endpoint):
         previous = self.arrivals[-1].peer if self.arrivals else None
         self.arrivals.append(arrival)
         if peer != previous:
-            self.log.add(self.side, "data-path", f"messages now arrive from {peer}", peer=peer, seq=seq, previous=previous)
+            self.log.add(self.side, EventKind.DATA_PATH, f"messages now arrive from {peer}", peer=peer, seq=seq, previous=previous)
         self.log.notify()
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from lab.errors import WaitTimeout
-from lab.events import Event, EventLog
+from lab.events import Event, EventKind, EventLog
 from lab.kernel import sysctl
 from lab.kernel.network import Network
 from lab.sctp.endpoint import Client, IPAddress, Server
@@ -148,7 +148,7 @@ class EndpointPair:
 
 
 def _is_comm_up(side: str, event: Event) -> bool:
-    return event.side == side and event.kind == "assoc" and event.detail == "COMM_UP"
+    return event.side == side and event.kind == EventKind.ASSOC and event.detail == "COMM_UP"
 
 
 @contextmanager

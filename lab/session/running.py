@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 from pydantic import ValidationError
 
 from lab.errors import LabError
-from lab.events import EventLog
+from lab.events import EventKind, EventLog
 from lab.session.status import (
     RATE_WINDOW, FaultStatus, LabInfo, LabStatus, LinkEnd, LinkStatus, RecentEvent, TrafficStatus,
 )
@@ -205,7 +205,7 @@ class RunningLab:
                 if (isinstance(applied.fault, Impair) and applied.kind == "impair" and applied.link == spec.link
                         and applied.fault.direction == fault.direction):
                     applied.fault.update(fault.params)
-                    self.log.add("lab", "impair", f"changed: {applied.fault.describe()}", link=spec.link)
+                    self.log.add("lab", EventKind.IMPAIR, f"changed: {applied.fault.describe()}", link=spec.link)
                     return f"#{applied.number} now: {applied.fault.describe()}"
         stack = ExitStack()
         stack.enter_context(inject(net, fault, log=self.log))
