@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 from lab.errors import ConfigError, LabError
 
 if TYPE_CHECKING:
+    from lab.model.catalog import Kind
     from lab.model.scenario import LoadedScenario
     from lab.model.profile import TimerProfile
 
@@ -34,14 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--profile", default="fast", help="SCTP timer profile (default: fast)")
     demo.add_argument("--rate", type=float, default=100.0, help="messages per second (default: 100)")
     demo.add_argument("--hold", type=float, default=3.0, help="seconds of traffic before, during and after the fault")
-    replay = commands.add_parser("replay", help="run a scenario file with a live view; write report.json and timeline.png")
-    replay.add_argument("scenario", help="a scenario file, e.g. scenarios/primary-blackhole.yaml")
+    replay = commands.add_parser("replay", help="run a scenario with a live view; write report.json and timeline.png")
+    replay.add_argument("scenario", help="a scenario name (./scenarios, then the shipped ones: sctplab list)"
+                                         " or file, e.g. primary-blackhole or scenarios/primary-blackhole.yaml")
     replay.add_argument("--step", action="store_true", help="pause before each step until Enter is pressed")
     replay.add_argument("--out", default=None, metavar="DIR",
                         help="where the report, picture and captures go (default: artifacts/replay/<scenario>)")
     replay.add_argument("--keep", action="store_true",
                         help="leave the scenario's network up afterwards, as a lab (see: up, status, shell, down)")
     commands.add_parser("doctor", help="what this kernel can do, whether a guest kernel is available, what to install")
+    commands.add_parser("list", help="the topologies and scenarios a name can find: yours (./topologies, ./scenarios)"
+                                     " and the shipped ones")
     _session_parsers(commands)
     return parser
 
@@ -55,7 +59,8 @@ def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPars
         sub.add_argument("--lab", metavar="TAG", help="which lab (default: the only one up)")
 
     up = commands.add_parser("up", help="bring a lab up and leave it running (with a steady association)")
-    up.add_argument("topology", help="topology name or file, e.g. dual-homed")
+    up.add_argument("topology", help="topology name (./topologies, then the shipped ones: sctplab list) or file,"
+                                     " e.g. dual-homed")
     up.add_argument("--profile", default="fast", help="SCTP timer profile of the lab's association (default: fast)")
     up.add_argument("--rate", type=float, default=10.0,
                     help="messages/s on the lab's association (default: 10; 0: an idle association)")
@@ -113,9 +118,43 @@ def _doctor() -> int:
     return 0 if all(f.ok for f in tools) else 1
 
 
+def _own_dirs(kind: "Kind") -> list[Path]:
+    """Where the user's own topologies or scenarios are: ./topologies, ./scenarios (the shipped ones come after)."""
+    from lab.model.catalog import FOLDERS
+
+    return [Path.cwd() / FOLDERS[kind]]
+
+
 def _topology_dirs() -> list[Path]:
-    """Where topology names are looked up: ./topologies, then the project's own."""
-    return [Path.cwd() / "topologies", Path(__file__).parent.parent / "topologies"]
+    """Where topology names are looked up before the shipped topologies: ./topologies."""
+    return _own_dirs("topology")
+
+
+def _list() -> int:
+    """``sctplab list``: every topology and scenario a name can find, yours and the shipped ones."""
+    from lab.model.catalog import entries
+
+    usage = {"topology": "sctplab up NAME, @pytest.mark.topology(\"NAME\"), topology: NAME in a scenario",
+             "scenario": "sctplab replay NAME"}
+    lines: list[str] = []
+    kinds: tuple[tuple[Kind, str], ...] = (("topology", "Topologies"), ("scenario", "Scenarios"))
+    for kind, title in kinds:
+        found = entries(kind, _own_dirs(kind))
+        lines += [""] if lines else []
+        lines.append(f"{title} ({usage[kind]}):" if found else f"{title}: none")
+        width = max((len(entry.name) for entry in found), default=0)
+        indent = " " * (width + 13)
+        for entry in found:
+            lines.append(f"  {entry.name:<{width}}  {'shipped' if entry.shipped else 'yours':<7}  {entry.description}")
+            if entry.tags:
+                lines.append(f"{indent}tags: {', '.join(entry.tags)}")
+            shown = Path(os.path.relpath(entry.path)) if entry.path.is_relative_to(Path.cwd()) else entry.path
+            lines.append(f"{indent}{shown}" + ("  (not used: yours has this name)" if entry.hidden else ""))
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:  # sctplab list | head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
@@ -130,9 +169,12 @@ def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
 
 def _scenario(args: argparse.Namespace) -> "LoadedScenario":
     """Load and check the scenario and its topology (before any guest boots)."""
+    from lab.model.catalog import find
     from lab.model.scenario import load_scenario
 
-    return load_scenario(Path(args.scenario), topology_dirs=_topology_dirs())
+    path = find("scenario", args.scenario, _own_dirs("scenario"))
+    # as pytest collects it: a topology name also finds the topologies/ next to the scenario's folder
+    return load_scenario(path, topology_dirs=[*_topology_dirs(), path.parent.parent / "topologies"])
 
 
 def _replay_folder(loaded: "LoadedScenario", out: str | None) -> Path:
@@ -177,7 +219,7 @@ def _session(args: argparse.Namespace) -> int:
         return commands.up(topology, profile=args.profile, rate=args.rate, where=_where(args))
     if command == "replay":
         loaded = _scenario(args)
-        return commands.replay_and_keep(Path(args.scenario), loaded.topology_file,
+        return commands.replay_and_keep(loaded.file, loaded.topology_file,
                                         folder=_replay_folder(loaded, args.out), step=args.step, where=_where(args))
     if command == "down":
         return commands.down(args.lab)
@@ -235,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.command == "list":
+            return _list()
         if args.command in _SESSION_COMMANDS or (args.command == "replay" and args.keep):
             return _session(args)
         if args.command != "doctor":

@@ -8,8 +8,11 @@ one :class:`~lab.errors.ConfigError` naming file, line and key.
 A validated :class:`Scenario` gives the runner what it schedules:
 :meth:`Scenario.plan` (the timeline as ``(at, action)`` pairs),
 :meth:`Scenario.fault_steps` (each fault with its restore time) and
-:attr:`Scenario.effective_duration`. The fault specs live in
-:mod:`lab.model.faultspec` (the command line's ``sctplab fail`` uses them too).
+:attr:`Scenario.effective_duration`. The parts of the file live in their own
+modules and are importable from here too: the timeline's steps and actions in
+:mod:`lab.model.steps`, the expectations in :mod:`lab.model.expect`, the fault
+specs in :mod:`lab.model.faultspec` (the command line's ``sctplab fail`` uses
+them too).
 """
 
 from __future__ import annotations
@@ -19,25 +22,31 @@ import reprlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, NoReturn
 
-from pydantic import Field, PlainValidator, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from lab.errors import ConfigError
 from lab.model.base import StrictModel as _Model
 from lab.model.base import check_name as _check_name
-from lab.model.faultspec import (
-    FaultSpec,
-    FlapFault,
-    ImpairFault,
-    LinkDownFault,
-    RouteWithdrawalFault,
-    parse_fault,
+from lab.model.catalog import is_path
+from lab.model.expect import FAULT_REFS, Count, Delivery, Expect, Failover, FaultRef, PathStateExpect
+from lab.model.faultspec import FlapFault, LinkDownFault, RouteWithdrawalFault
+from lab.model.profile import PROFILES, TimerProfile, get_profile
+from lab.model.steps import (
+    ACTIONS,
+    Action,
+    ApplyFault,
+    FaultStep,
+    PathState,
+    RestoreFault,
+    SetPrimary,
+    Side,
+    Step,
+    WaitState,
 )
 from lab.model.topology import Topology, load_topology, resolve_topology_path
 from lab.model.yamlsource import KeyedValueError, KeyPath, LineMap, load_yaml, validation_error
-from lab.model.profile import PROFILES, TimerProfile, get_profile
-
 
 __all__ = [
     "SETTLE",
@@ -68,81 +77,10 @@ __all__ = [
 #: Seconds of traffic after the last step is done, when ``traffic.duration`` is not given.
 SETTLE = 3.0
 
-#: The keys of which a step has exactly one.
-ACTIONS = ("fault", "impair", "restore", "primary", "wait")
-
-Side = Literal["client", "server"]
-#: A path state as the kernel reports it (``unreachable`` is the kernel's INACTIVE).
-PathState = Literal["active", "pf", "unreachable", "unconfirmed"]
-
 _TAG = re.compile(r"[a-z][a-z0-9_]*")
-#: The expectations that name a fault with ``after:`` (besides ``path_states``).
-_FAULT_REFS = ("failover", "no_failover", "failback", "abort")
 
 
-def _count(value: object) -> int | Literal["any"]:
-    if value == "any" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return value
-    raise ValueError(f"expected an integer >= 0 or 'any' (got {reprlib.repr(value)})")
-
-
-#: How many of something an expectation allows: an exact number, or ``"any"``.
-Count = Annotated[int | Literal["any"], PlainValidator(_count)]
-
-
-# -- steps ----------------------------------------------------------------------------------------------
-
-
-class _PathState(_Model):
-    """A path state one side's kernel reports."""
-
-    side: Side = Field(description="client or server: the side whose kernel reports the state")
-    path: str = Field(description="the name of a path of the topology, e.g. path-a")
-    state: PathState = Field(description="one of: active, pf, unreachable, unconfirmed")
-
-
-class WaitState(_PathState):
-    """Wait until ``side``'s kernel reports ``state`` for ``path``, at most ``timeout`` s."""
-
-    timeout: float = Field(gt=0, description="the longest wait in seconds, e.g. 3")
-
-
-class Step(_Model):
-    """One point of the timeline: ``at`` seconds after traffic starts, exactly one action."""
-
-    at: float = Field(ge=0, description="the time of the step in seconds after traffic starts, e.g. 2")
-    fault: Annotated[FaultSpec, PlainValidator(parse_fault)] | None = None
-    impair: ImpairFault | None = None
-    restore: str | None = None
-    primary: str | None = None
-    wait: WaitState | None = None
-    hold: Annotated[float, Field(gt=0)] | None = None
-
-    @classmethod
-    def _check_mapping(cls, data: dict[Any, Any]) -> None:
-        given = [key for key in data if key in ACTIONS and data[key] is not None]
-        if not given:
-            raise KeyedValueError((), f"no action (expected one of: {', '.join(ACTIONS)})")
-        if len(given) > 1:
-            raise KeyedValueError(
-                (given[1],),
-                f"second action in one step (it already has {given[0]}; expected exactly one of: {', '.join(ACTIONS)})",
-            )
-        if "hold" in data and given[0] not in ("fault", "impair"):
-            raise KeyedValueError(("hold",), f"only a fault or impair step can be held (this step has {given[0]})")
-
-    @property
-    def action(self) -> str:
-        """The step's action key: one of :data:`ACTIONS`."""
-        return next(key for key in ACTIONS if getattr(self, key) is not None)
-
-    @property
-    def spec(self) -> FaultSpec | None:
-        """The fault this step applies (from ``fault:`` or ``impair:``), if any."""
-        return self.fault if self.fault is not None else self.impair
-
-
-# -- traffic and expectations ---------------------------------------------------------------------------
+# -- traffic ----------------------------------------------------------------------------------------------
 
 
 class Traffic(_Model):
@@ -155,95 +93,7 @@ class Traffic(_Model):
     duration: Annotated[float, Field(gt=0)] | None = None
 
 
-class Delivery(_Model):
-    """How many messages may be lost, duplicated or reordered."""
-
-    lost: Count = 0
-    duplicated: Count = 0
-    reordered: Count = 0
-
-
-class FaultRef(_Model):
-    """An expectation about what follows one fault step."""
-
-    after: str = Field(description="the name of a fault step, e.g. cut")
-
-
-class Failover(FaultRef):
-    """Data moves to path ``to`` within the predicted window after fault ``after``."""
-
-    to: str = Field(description="the name of the path data moves to, e.g. path-b")
-
-
-class PathStateExpect(_PathState):
-    """``side``'s kernel reports ``state`` for ``path`` after fault ``after``."""
-
-    after: str = Field(description="the name of a fault step, e.g. cut")
-
-
-class Expect(_Model):
-    """What the run must show; see docs/scenario-format.md for each check."""
-
-    delivery: Delivery = Delivery()
-    application_errors: Count = 0
-    init_addresses: bool = True
-    heartbeat_matrix: bool = True
-    failover: Failover | None = None
-    no_failover: FaultRef | None = None
-    failback: FaultRef | None = None
-    abort: FaultRef | None = None
-    path_states: list[PathStateExpect] = []
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lost_after_abort(cls, data: Any) -> Any:
-        """With ``abort``, unacknowledged messages fail: ``delivery.lost`` defaults to ``any``."""
-        if isinstance(data, dict) and data.get("abort") is not None:
-            delivery = data.get("delivery", {})
-            if isinstance(delivery, dict) and "lost" not in delivery:
-                return {**data, "delivery": {**delivery, "lost": "any"}}
-        return data
-
-
 # -- the scenario ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FaultStep:
-    """A fault of the timeline: applied at ``at``, undone at ``restore_at`` (``None``: at the end of the run)."""
-
-    name: str
-    at: float
-    fault: FaultSpec
-    restore_at: float | None
-    step: int  # index in ``steps``
-
-    @property
-    def ends_at(self) -> float | None:
-        """When the fault is over: its restore, else a flap's last cycle, else ``None`` (the end of the run)."""
-        if self.restore_at is None and isinstance(self.fault, FlapFault):
-            return self.at + self.fault.length
-        return self.restore_at
-
-
-@dataclass(frozen=True)
-class ApplyFault:
-    name: str
-    fault: FaultSpec
-
-
-@dataclass(frozen=True)
-class RestoreFault:
-    name: str
-
-
-@dataclass(frozen=True)
-class SetPrimary:
-    path: str
-
-
-#: What the runner does at a point of :meth:`Scenario.plan`.
-Action = ApplyFault | RestoreFault | SetPrimary | WaitState
 
 
 class Scenario(_Model):
@@ -365,7 +215,7 @@ class Scenario(_Model):
         faults = {fault.name: fault for fault in self.fault_steps()}
         refs: list[tuple[KeyPath, str]] = [
             (("expect", key, "after"), getattr(self.expect, key).after)
-            for key in _FAULT_REFS
+            for key in FAULT_REFS
             if getattr(self.expect, key) is not None
         ]
         refs += [(("expect", "path_states", i, "after"), e.after) for i, e in enumerate(self.expect.path_states)]
@@ -516,12 +366,13 @@ def load_scenario(path: Path, *, topology_dirs: Sequence[Path]) -> LoadedScenari
 
     ``topology:`` is a path relative to the scenario file if it contains
     ``/`` or ends in ``.yaml``, else a name looked up as ``<name>.yaml`` in
-    ``topology_dirs``. Errors in the topology
-    file itself are reported against that file.
+    ``topology_dirs``, then among the shipped topologies
+    (:func:`~lab.model.topology.resolve_topology_path`). Errors in the
+    topology file itself are reported against that file.
     """
     scenario, lines = read_scenario(path)
     value, line = scenario.topology, lines.line_of(("topology",))
-    if "/" in value or value.endswith(".yaml"):
+    if is_path(value):
         topology_file = path.parent / value
         if not topology_file.is_file():
             raise ConfigError(f"no such file: {topology_file}", file=path, key="topology", line=line)

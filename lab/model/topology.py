@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, PrivateAttr, field_validator, model_validator
 
 from lab.errors import ConfigError
+from lab.model.catalog import find
 from lab.model.impairment import LinkImpairment
 from lab.model.netem import Direction
 from lab.model.routing import Hop, RouteEntry, derive_routes, reachable_links
@@ -431,18 +432,7 @@ def resolve_topology_path(name_or_path: str, search: Sequence[Path]) -> Path:
     """The topology file meant by ``name_or_path``.
 
     An existing file is used as is; a bare name such as ``dual-homed`` is
-    looked up as ``<dir>/dual-homed.yaml`` in each of the ``search`` dirs.
+    looked up as ``<dir>/dual-homed.yaml`` in each of the ``search`` dirs,
+    then among the topologies the package ships (:mod:`lab.model.catalog`).
     """
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    if path.name != name_or_path:
-        raise ConfigError("no such file", file=path)
-    for directory in search:
-        if (directory / f"{name_or_path}.yaml").is_file():
-            return directory / f"{name_or_path}.yaml"
-    available = sorted({found.stem for directory in search for found in directory.glob("*.yaml")})
-    raise ConfigError(
-        f"unknown topology {name_or_path!r} (searched {', '.join(map(str, search)) or 'no directories'};"
-        f" available: {', '.join(available) or 'none'})"
-    )
+    return find("topology", name_or_path, search)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import ConfigError
+from lab.model.catalog import shipped_dir
 from lab.model.faultspec import (
     BlackholeFault,
     DropChunksFault,
@@ -562,9 +563,11 @@ def test_topology_name_not_found(tmp_path: Path) -> None:
     topologies.mkdir()
     write(topologies, (TOPOLOGIES / "dual-homed.yaml").read_text(), "dual-homed.yaml")
     path = write(scenarios, GOOD.replace("topology: dual-homed", "topology: triple-homed"), "s.yaml")
+    shipped = ", ".join(sorted(path.stem for path in TOPOLOGIES.glob("*.yaml")))
     assert error_of(load_scenario, path, topology_dirs=[topologies]) == (
         f"{path}:4: topology: unknown topology 'triple-homed'"
-        f" (searched {topologies}; available: dual-homed)"
+        f" (searched {topologies}, {shipped_dir('topology')} (shipped);"
+        f" available: dual-homed (yours); {shipped} (shipped))"
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from lab.errors import ConfigError
 from lab.model import LineMap, load_topology, load_yaml, resolve_topology_path
+from lab.model.catalog import shipped_dir
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 
@@ -334,7 +335,11 @@ def test_resolve_unknown_name_lists_dirs_and_names(tmp_path: Path) -> None:
     write(tmp_path, GOOD, "a-lab.yaml")
     with pytest.raises(ConfigError) as info:
         resolve_topology_path("c-lab", [tmp_path])
-    assert str(info.value) == f"unknown topology 'c-lab' (searched {tmp_path}; available: a-lab, b-lab)"
+    shipped = ", ".join(sorted(path.stem for path in TOPOLOGIES.glob("*.yaml")))
+    assert str(info.value) == (
+        f"unknown topology 'c-lab' (searched {tmp_path}, {shipped_dir('topology')} (shipped);"
+        f" available: a-lab, b-lab (yours); {shipped} (shipped))"
+    )
 
 
 def test_resolve_missing_path(tmp_path: Path) -> None:
