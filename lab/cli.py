@@ -18,9 +18,11 @@ from lab.errors import ConfigError, LabError
 if TYPE_CHECKING:
     from lab.model.catalog import Kind
     from lab.model.scenario import LoadedScenario
-    from lab.model.profile import TimerProfile
 
-__all__ = ["main"]
+__all__ = ["main", "DEMO_SCENARIO"]
+
+#: What ``sctplab demo`` replays: the shipped scenario of a primary path that drops everything, and comes back.
+DEMO_SCENARIO = "primary-blackhole"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,11 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--guest-timeout", type=float, default=None, metavar="S",
                         help="stop the guest kernel after S seconds")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="fail the primary path of a live association and show it survives")
-    demo.add_argument("--topology", default="dual-homed", help="topology name or file (default: dual-homed)")
-    demo.add_argument("--profile", default="fast", help="SCTP timer profile (default: fast)")
-    demo.add_argument("--rate", type=float, default=100.0, help="messages per second (default: 100)")
-    demo.add_argument("--hold", type=float, default=3.0, help="seconds of traffic before, during and after the fault")
+    demo = commands.add_parser("demo", help="fail the primary path of a live association and show it survives "
+                                            f"(replays the shipped scenario {DEMO_SCENARIO})")
+    demo.add_argument("--out", default=None, metavar="DIR",
+                      help=f"where the report, picture and captures go (default: artifacts/replay/{DEMO_SCENARIO})")
     replay = commands.add_parser("replay", help="run a scenario with a live view; write report.json and timeline.png")
     replay.add_argument("scenario", help="a scenario name (./scenarios, then the shipped ones: sctplab list)"
                                          " or file, e.g. primary-blackhole or scenarios/primary-blackhole.yaml")
@@ -157,22 +158,15 @@ def _list() -> int:
     return 0
 
 
-def _demo_inputs(args: argparse.Namespace) -> tuple[Path, "TimerProfile"]:
-    """Resolve and validate the demo's files (before any guest boots)."""
-    from lab.model.topology import load_topology, resolve_topology_path
-    from lab.model.profile import get_profile
-
-    topology = resolve_topology_path(args.topology, _topology_dirs())
-    load_topology(topology)
-    return topology, get_profile(args.profile)
-
-
 def _scenario(args: argparse.Namespace) -> "LoadedScenario":
     """Load and check the scenario and its topology (before any guest boots)."""
     from lab.model.catalog import find
     from lab.model.scenario import load_scenario
 
-    path = find("scenario", args.scenario, _own_dirs("scenario"))
+    if args.command == "demo":  # the shipped story, whatever ./scenarios holds
+        path = find("scenario", DEMO_SCENARIO, [])
+    else:
+        path = find("scenario", args.scenario, _own_dirs("scenario"))
     # as pytest collects it: a topology name also finds the topologies/ next to the scenario's folder
     return load_scenario(path, topology_dirs=[*_topology_dirs(), path.parent.parent / "topologies"])
 
@@ -189,7 +183,8 @@ def _replay(args: argparse.Namespace) -> int:
     loaded = _scenario(args)
     console = Console(highlight=False)
     live = os.environ.get("SCTPLAB_LIVE", "1" if console.is_terminal else "0") == "1"
-    passed = replay(loaded, console=console, folder=_replay_folder(loaded, args.out), live=live, step=args.step)
+    step = getattr(args, "step", False)
+    passed = replay(loaded, console=console, folder=_replay_folder(loaded, args.out), live=live, step=step)
     return 0 if passed else 1
 
 
@@ -243,19 +238,7 @@ _SESSION_COMMANDS = ("up", "down", "status", "fail", "impair", "restore", "shell
 def _run(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         return _doctor()
-    if args.command == "replay":
-        return _replay(args)
-    from lab.demo import run_demo
-
-    topology, profile = _demo_inputs(args)
-    return 0 if run_demo(topology, profile, rate=args.rate, hold=args.hold) else 1
-
-
-def _check_inputs(args: argparse.Namespace) -> None:
-    if args.command == "replay":
-        _scenario(args)
-    else:
-        _demo_inputs(args)
+    return _replay(args)  # replay or demo
 
 
 def _guest_environment() -> dict[str, str]:
@@ -284,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "doctor":
             from lab.kernel.choice import choose_kernel
 
-            _check_inputs(args)
+            _scenario(args)  # checked before any guest boots
 
             from lab.kernel.caps import in_guest
 

@@ -212,19 +212,21 @@ def test_sctplab_list_with_nothing_shipped(
 
 def test_replay_takes_a_name_or_a_path(tmp_path: Path, shipped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    loaded = cli._scenario(argparse.Namespace(scenario="primary-blackhole"))
+    loaded = cli._scenario(argparse.Namespace(command="replay", scenario="primary-blackhole"))
     assert (loaded.file, loaded.topology_file) == (
         shipped / "scenarios" / "primary-blackhole.yaml", shipped / "topologies" / "dual-homed.yaml"
     )
     write(tmp_path / "scenarios", "primary-blackhole.yaml", SCENARIO)
-    assert cli._scenario(argparse.Namespace(scenario="primary-blackhole")).file == (
+    assert cli._scenario(argparse.Namespace(command="replay", scenario="primary-blackhole")).file == (
         tmp_path / "scenarios" / "primary-blackhole.yaml"
     )
     other = write(tmp_path / "stories" / "scenarios", "cut.yaml", SCENARIO.replace("dual-homed", "next-door"))
     write(tmp_path / "stories" / "topologies", "next-door.yaml", TOPOLOGY)
-    loaded = cli._scenario(argparse.Namespace(scenario="stories/scenarios/cut.yaml"))
+    loaded = cli._scenario(argparse.Namespace(command="replay", scenario="stories/scenarios/cut.yaml"))
     assert loaded.file == Path("stories/scenarios/cut.yaml")
     assert loaded.topology_file.resolve() == other.parent.parent / "topologies" / "next-door.yaml"
+    # the demo replays the shipped story even where ./scenarios has one of that name
+    assert cli._scenario(argparse.Namespace(command="demo")).file == shipped / "scenarios" / "primary-blackhole.yaml"
 
 
 def test_unknown_names_on_the_command_line(
@@ -236,5 +238,5 @@ def test_unknown_names_on_the_command_line(
         f"sctplab: error: unknown scenario 'nope' (searched {tmp_path / 'scenarios'}, {shipped / 'scenarios'}"
         " (shipped); available: primary-blackhole (shipped))\n"
     )
-    assert cli.main(["demo", "--topology", "nope"]) == 2
+    assert cli.main(["up", "nope"]) == 2
     assert "unknown topology 'nope'" in capsys.readouterr().err
