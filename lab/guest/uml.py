@@ -154,7 +154,10 @@ class BootedGuest:
             raise GuestError(f"the guest could not start the command: {error_file.read_text().strip()}")
         status_file = self.exchange / "status"
         if not status_file.exists():
-            log_tail = (self.exchange / "uml.log").read_text(errors="replace")[-1500:]
+            try:
+                log_tail = (self.exchange / "uml.log").read_text(errors="replace")[-1500:]
+            except FileNotFoundError:  # e.g. `sctplab clean` in another guest removed the directory
+                raise GuestError(f"the guest's exchange directory {self.exchange} was removed while it ran") from None
             raise GuestError(
                 f"the guest kernel stopped without reporting an exit status (exit code {self.proc.returncode}); "
                 f"its log ends with: {log_tail.strip()!r}"
@@ -224,8 +227,7 @@ def booted(
         yield BootedGuest(proc, exchange, console_in_w, relay, [(w, r) for _, w, r, _ in lines])
     finally:
         if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill(proc)
         for fd in fds:
             try:
                 os.close(fd)
@@ -282,6 +284,14 @@ def _supervise(proc: subprocess.Popen[bytes], console: int, *, timeout: float | 
         os.write(console, _INTERRUPT)
         proc.wait(timeout=grace)
     except (KeyboardInterrupt, subprocess.TimeoutExpired, OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill(proc)
     return reason
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the guest's process group; it may be gone already (Ctrl-C while it powered off)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

@@ -1,9 +1,10 @@
 """The pytest plugin (entry point ``pytest11``): options, kernel choice, fixtures, scenario files.
 
-When the running kernel cannot do SCTP/netem/veth in namespaces, the whole
-pytest session re-runs inside a User-Mode Linux guest (``--lab-kernel auto``,
-the default), with the same arguments, directory and environment; its output
-streams live and its exit status is the session's.
+When the running kernel cannot do SCTP/netem/veth in namespaces (``--lab-kernel
+auto``, the default), the selected tests with the ``kernel`` marker run in one
+pytest session inside a User-Mode Linux guest after the others ran here; their
+reports join this session's (terminal, JUnit XML, exit status). See
+:mod:`lab.plugin.delegate`.
 
 The fixtures (:mod:`lab.plugin.fixtures`) are thin ``with ...: yield`` wrappers over the library:
 
@@ -22,29 +23,26 @@ Scenario files (``scenarios/*.yaml``) are collected as tests too (:mod:`lab.plug
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Generator
 
 import pytest
 
-from lab.errors import LabError
-from lab.kernel.caps import NEEDS, in_guest, probe
-from lab.kernel.choice import choose_kernel
+from lab.kernel.caps import NEEDS, probe
+from lab.plugin.delegate import plan, prepare_guest_part, run_guest_part, start_guest_part, summary
 from lab.plugin.fixtures import (ARTIFACTS, REPORTS, lab_artifacts, lab_captures, lab_events, lab_evidence,
                                  lab_network, lab_profile, lab_topology, link_faults, sctp_pair)
-from lab.plugin.options import add_options, kernel_required, option
+from lab.plugin.options import add_options, kernel_required
 
 __all__ = ["lab_artifacts", "lab_captures", "lab_events", "lab_evidence", "lab_network", "lab_profile",
            "lab_topology", "link_faults", "sctp_pair"]
-
-_SKIP_GUEST_FOR = ("help", "version", "collectonly", "markers", "showfixtures", "fixtures_per_test")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter exists: a guest part redirects it
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -52,34 +50,32 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "topology(name): the topology file the lab_* fixtures build (default dual-homed)")
     config.addinivalue_line("markers", "profile(name): the SCTP timer profile of sctp_pair (default fast)")
+    start_guest_part(config)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """Re-run the whole session in a guest kernel when this one cannot run the lab."""
-    if in_guest() or any(getattr(config.option, name, False) for name in _SKIP_GUEST_FOR):
-        return None
-    try:
-        choice = choose_kernel(option(config, "kernel"))  # type: ignore[arg-type]
-    except LabError as err:
-        print(f"sctplab: {err}", file=sys.stderr)
-        return None  # kernel tests skip with the reason; pure tests still run
-    if choice.where == "here":
-        return None
-    from lab.guest import run_in_guest
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A guest part (``--lab-guest-part``) collects the node ids the host handed over."""
+    prepare_guest_part(config)
 
-    print(choice.banner, flush=True)
-    timeout = float(option(config, "guest_timeout")) or None
-    params = config.invocation_params
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Kernel items run in one guest session after the others ran here, when the kernel choice says so."""
+    split = plan(session)
+    if split is None:
+        return (yield)
+    session.items = split.host_items
     try:
-        return run_in_guest(
-            [sys.executable, "-m", "pytest", *params.args], cwd=params.dir, timeout=timeout, kernel=choice.guest
-        )
-    except KeyboardInterrupt:  # the session in the guest was interrupted and has reported
-        return int(pytest.ExitCode.INTERRUPTED)
-    except LabError as err:
-        print(f"sctplab: {err}", file=sys.stderr)
-        return int(pytest.ExitCode.INTERNAL_ERROR)
+        result = yield
+    finally:
+        session.items = split.all_items
+    run_guest_part(session, split)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    summary(config, terminalreporter)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

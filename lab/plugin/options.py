@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ def add_options(parser: pytest.Parser) -> None:
         "--lab-kernel",
         choices=("auto", "host", "guest"),
         default=None,
-        help="where kernel tests run: auto (guest kernel if this one lacks SCTP/netem), host, guest. ini: lab_kernel",
+        help="where kernel tests run: auto (in a guest kernel if this one lacks SCTP/netem), host, guest; "
+        "the other tests always run here. ini: lab_kernel",
     )
     group.addoption(
         "--lab-guest-timeout",
@@ -40,6 +42,12 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="keep the artifacts of passing tests too (failing tests always keep theirs)",
+    )
+    group.addoption(  # internal: the host's pytest gives it to the guest's (lab/plugin/delegate.py)
+        "--lab-guest-part",
+        default=None,
+        metavar="DIR",
+        help=argparse.SUPPRESS,
     )
     parser.addini("lab_kernel", "default for --lab-kernel", default="auto")
     parser.addini("lab_artifacts", "default for --lab-artifacts", default="artifacts")

@@ -1,4 +1,7 @@
-"""Plugin tier: the pytest plugin's options, markers, fixtures and kernel choice (pytester)."""
+"""Plugin tier: the pytest plugin's options, markers, fixtures and kernel checks (pytester).
+
+Which tests go to a guest kernel is tested in test_delegate.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ def test_options_are_listed_in_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*SCTP multihoming lab*", "*--lab-kernel*", "*--lab-guest-timeout*",
                                  "*--lab-require-kernel*"])
+    assert "--lab-guest-part" not in result.stdout.str()  # the host's pytest gives it to the guest's
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:
