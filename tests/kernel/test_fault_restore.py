@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.errors import KernelError
+from lab.errors import ConfigError, KernelError
 from lab.events import EventLog
 from lab.faults import LinkDown, RouteWithdrawal, Schedule, inject
 from lab.faults.snapshot import take
@@ -52,7 +52,7 @@ def test_something_else_changed_during_a_fault_fails_the_restore_check(lab_netwo
 
 
 def test_an_unknown_link_is_refused_before_anything_changes(lab_network: Network) -> None:
-    with pytest.raises(KernelError, match=r"no link 'path-z' in topology dual-homed \(links: path-a, path-b\)"):
+    with pytest.raises(ConfigError, match=r"no link 'path-z' in topology dual-homed \(expected one of: path-a, path-b\)"):
         with inject(lab_network, LinkDown("path-z")):
             pass
 
