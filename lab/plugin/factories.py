@@ -65,13 +65,23 @@ def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:
     return str(marker.args[0]) if marker and marker.args else default
 
 
+def _topology(request: pytest.FixtureRequest, name: str | Path | None) -> Topology:
+    """``name`` (a name or a file), else ``@pytest.mark.topology``, else dual-homed; looked up as the plugin does."""
+    chosen = str(name) if name is not None else _marker_arg(request, "topology", "dual-homed")
+    return load_topology(resolve_topology_path(chosen, topology_dirs(request.config)))
+
+
+def _profile(request: pytest.FixtureRequest, name: str | None) -> TimerProfile:
+    """``name``, else ``@pytest.mark.profile``, else fast."""
+    return get_profile(name if name is not None else _marker_arg(request, "profile", "fast"))
+
+
 def topology(name: str | Path | None = None, *, scope: Scope = "function") -> Fixture:
     """A fixture giving the topology ``name`` (a name or a file); None: ``@pytest.mark.topology``, else dual-homed."""
 
     @pytest.fixture(scope=scope)
     def fixture(request: pytest.FixtureRequest) -> Topology:
-        chosen = str(name) if name is not None else _marker_arg(request, "topology", "dual-homed")
-        return load_topology(resolve_topology_path(chosen, topology_dirs(request.config)))
+        return _topology(request, name)
 
     return fixture
 
@@ -81,7 +91,7 @@ def profile(name: str | None = None, *, scope: Scope = "function") -> Fixture:
 
     @pytest.fixture(scope=scope)
     def fixture(request: pytest.FixtureRequest) -> TimerProfile:
-        return get_profile(name if name is not None else _marker_arg(request, "profile", "fast"))
+        return _profile(request, name)
 
     return fixture
 
@@ -95,11 +105,7 @@ def network(topology: str | Path | None = None, *, scope: Scope = "function", of
 
     @pytest.fixture(scope=scope)
     def fixture(request: pytest.FixtureRequest) -> Iterator[Network]:
-        if of is not None:
-            chosen: Topology = request.getfixturevalue(of)
-        else:
-            name = str(topology) if topology is not None else _marker_arg(request, "topology", "dual-homed")
-            chosen = load_topology(resolve_topology_path(name, topology_dirs(request.config)))
+        chosen: Topology = request.getfixturevalue(of) if of is not None else _topology(request, topology)
         with build(chosen) as net:
             try:
                 yield net
@@ -163,8 +169,7 @@ def sctp_pair(network: str, *, profile: str | None = None, port: int = DEFAULT_P
         net: Network = request.getfixturevalue(network)
         if captures is not None:
             request.getfixturevalue(captures)
-        timers = get_profile(profile if profile is not None else _marker_arg(request, "profile", "fast"))
-        with endpoint_pair(net, profile=timers, client=client, server=server, port=port, log=events_of(net)) as pair:
+        with endpoint_pair(net, profile=_profile(request, profile), client=client, server=server, port=port, log=events_of(net)) as pair:
             yield pair
 
     return fixture
