@@ -16,6 +16,8 @@ from lab.judge import (association_lost, captures_complete, data_moved, delivery
 from lab.judge.check import fails
 from lab.kernel.choice import kernel_tick
 from lab.model.faultspec import BlackholeFault, DropChunksFault, FaultSpec, ImpairFault
+from lab.model.netem import NetemParams
+from lab.model.profile import TimerProfile
 from lab.model.protocol import SCENARIO_PATH_STATES
 from lab.report.model import Check, WindowRecord
 from lab.scenario.runner import Run
@@ -40,21 +42,33 @@ class Judgement:
         self.windows.append(WindowRecord(label, run.clock(at) + window.low, run.clock(at) + window.high, window.basis))
 
 
-def _delay_on(run: Run, path: str, at: float) -> float:
-    """One-way delay (s) on ``path`` at ``at``: netem built into its links plus impairments applied then."""
+def _impaired(run: Run, path: str, at: float) -> tuple[float, float]:
+    """One-way delay (s) and loss (%) on ``path`` at ``at``: netem built into its links plus impairments applied then.
+
+    Per link the largest value counts, as netem merges them; delays add up along the path, losses are bounded
+    by the worst link.
+    """
     topology, scenario = run.loaded.topology, run.loaded.scenario
     spec = topology.path_map[path]
-    total = 0.0
+    delay, loss = 0.0, 0.0
     for link in dict.fromkeys((spec.client, spec.server)):
         built = topology.link(link).impair
-        delays = [built.delay_ms + built.jitter_ms] if built else []
+        merged = built.params() if built else NetemParams()
         for fault in scenario.fault_steps():
             applied, restored = run.applied.get(fault.name), run.restored.get(fault.name, run.end)
             if (isinstance(fault.fault, ImpairFault) and fault.fault.link == link and applied is not None
                     and applied <= at < restored):
-                delays.append(fault.fault.delay_ms + fault.fault.jitter_ms)
-        total += max(delays, default=0.0) / 1000
-    return total
+                merged = merged.merge(fault.fault.params())
+        delay += (merged.delay_ms + merged.jitter_ms) / 1000
+        loss = max(loss, merged.loss_pct)
+    return delay, loss
+
+
+def _one_loss_more(window: Window, profile: TimerProfile, path: str) -> Window:
+    """``window`` widened by one retransmission: with loss on ``path`` its first DATA (or the SACK) may be lost,
+    and the kernel sends it again after at most one RTO, which never exceeds rto_max."""
+    return Window(window.low, window.high + profile.rto_max / 1000,
+                  f"{window.basis}; + one loss on {path} (rto_max={profile.rto_max} ms)")
 
 
 def _breaks_client_to_server(run: Run, fault: FaultSpec) -> bool:
@@ -106,12 +120,16 @@ def _failover(run: Run, out: Judgement, name: str, to: str, fault: FaultSpec) ->
         out.checks.append(fails(f"failover to {to}", f"fault {name} applied", "it never was"))
         return
     interval, profile = 1 / scenario.traffic.rate, scenario.profile
-    delay = _delay_on(run, to, at)
+    delay, loss = _impaired(run, to, at)
     window = alternate_data_window(profile, r0_ms=r0, tick=tick, interval=interval, alternate_delay=delay)
+    if loss:
+        window = _one_loss_more(window, profile, to)
     src, dst = (str(a) for a in topology.path_addresses(to))
     out.window(run, f"data on {to}", at, window)
     out.checks.append(data_moved(ev, src=src, dst=dst, after=at, within=window, event=name, name=f"failover to {to}"))
     stall = switch_stall_window(profile, r0_ms=r0, tick=tick, interval=interval, alternate_delay=delay)
+    if loss:
+        stall = _one_loss_more(stall, profile, to)
     if not _breaks_client_to_server(run, fault):
         stall = Window(0.0, stall.high, stall.basis + "; client-to-server still delivers")
     out.stall = stall
