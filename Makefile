@@ -2,7 +2,7 @@
 # Debian/Ubuntu packages through apt when missing, then a virtual environment.
 PYTHON ?= python3
 VENV ?= .venv
-SYSTEM_PACKAGES = user-mode-linux kmod iproute2 tcpdump gcc libc6-dev
+SYSTEM_PACKAGES = user-mode-linux kmod iproute2 tcpdump gcc libc6-dev iperf3 lksctp-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all demo test system clean

@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     FLAP = "flap"  #: one half-cycle of a flapping link (data["link"])
     IMPAIR = "impair"  #: an applied impairment changed (data["link"])
     PRIMARY = "primary"  #: the lab set the primary path
+    PROCESS = "process"  #: an application the lab runs started, was ready or ended (data["name"])
 
 
 #: Kind of an event that is an application-level error.

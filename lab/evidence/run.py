@@ -23,7 +23,7 @@ from lab.evidence.capture import Captures
 from lab.evidence.wire import Chunk, Wire
 from lab.model.profile import TimerProfile
 from lab.sctp.pair import EndpointPair
-from lab.sctp.traffic import Arrival, DeliveryReport
+from lab.sctp.traffic import Arrival, DeliveryReport, Stall
 from lab.wait import wait_until
 
 __all__ = ["Evidence", "PathStates", "WIRE_POLL_INTERVAL"]
@@ -92,6 +92,25 @@ class Evidence:
     def first_data(self, src: str, dst: str, *, after: float) -> Chunk | None:
         """The first DATA chunk that arrived on ``src -> dst`` at or after ``after`` (monotonic)."""
         return next((c for c in self.wire.data(src, dst) if self.when(c) >= after), None)
+
+    def data_to_server(self) -> list[Chunk]:
+        """Every DATA chunk that arrived at one of the server's addresses from the client, in time order (once
+        each: where it arrived)."""
+        server = set(self.server)
+        return [c for c in self.wire.data() if c.dst in server]
+
+    def wire_stall(self, start: float, end: float) -> Stall | None:
+        """The longest gap between consecutive new DATA chunks (TSNs) arriving at the server that overlaps
+        [start, end] (monotonic): the application's stall as the wire shows it, without its socket."""
+        arrivals: list[tuple[float, int]] = []
+        seen: set[int | None] = set()
+        for chunk in self.data_to_server():
+            if chunk.tsn not in seen:
+                seen.add(chunk.tsn)
+                arrivals.append((self.when(chunk), chunk.tsn or 0))
+        gaps = [Stall(b[0] - a[0], a[0], b[0], a[1], b[1]) for a, b in zip(arrivals, arrivals[1:])
+                if b[0] >= start and a[0] <= end]
+        return max(gaps, key=lambda stall: stall.seconds, default=None)
 
     def pcaps(self, *addresses: str) -> str:
         """The capture files of the link ends that carry any of ``addresses`` (all of them if none)."""

@@ -13,7 +13,7 @@ from lab.judge.application import arrived_from, counted, delivery, no_applicatio
 from lab.judge.check import ExpectationError, expect
 from lab.judge.kernel import association_lost, kernel_reported, path_state_seen
 from lab.judge.wire import (captures_complete, data_moved, every_peer_address_heartbeated, init_advertised, no_abort,
-                            no_data)
+                            no_data, wire_stall_within)
 
 __all__ = [
     "ExpectationError",
@@ -32,4 +32,5 @@ __all__ = [
     "no_data",
     "path_state_seen",
     "stall_within",
+    "wire_stall_within",
 ]

@@ -14,7 +14,7 @@ from lab.report.model import Check
 from lab.timing import Window
 
 __all__ = ["init_advertised", "every_peer_address_heartbeated", "data_moved", "no_data", "no_abort",
-           "captures_complete"]
+           "captures_complete", "wire_stall_within"]
 
 
 def init_advertised(ev: Evidence, *, client: Iterable[str] | None = None, server: Iterable[str] | None = None,
@@ -120,3 +120,15 @@ def captures_complete(captures: Captures, log: EventLog, *, name: str = "capture
         f" (on links taken down, not counted: {excused})" if excused else "")
     return Check(name, not failing, "no packet dropped by the captures", seen, str(captures.points[0].path.parent)
                  if captures.points else "")
+
+
+def wire_stall_within(ev: Evidence, window: Window, *, start: float, end: float, event: str = "the fault",
+                      name: str = "stall") -> Check:
+    """The longest gap in new DATA arriving at the server around ``event`` (from ``start`` to ``end``,
+    monotonic) lies within ``window``: the stall as the wire shows it, for applications the lab cannot ask."""
+    stall = ev.wire_stall(start, end)
+    expected = f"the longest gap in DATA reaching the server after {event} within {window} ({window.basis})"
+    if stall is None:
+        return fails(name, expected, "no DATA around it", ev.pcaps(*ev.server))
+    seen = f"{stall.seconds:.3f} s (TSN {stall.before_seq} -> {stall.after_seq}, from {stall.start - start:+.3f} s)"
+    return Check(name, window.contains(stall.seconds), expected, seen, ev.pcaps(*ev.server))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from lab.model.protocol import PATH_STATES
 
-__all__ = ["RemoteAddress", "Association", "SCTP_STATES", "parse", "read_associations"]
+__all__ = ["RemoteAddress", "Association", "SCTP_STATES", "parse", "read_associations", "parse_endpoints",
+           "read_endpoints"]
 
 #: enum sctp_state (include/net/sctp/constants.h), the ``ST`` column of ``assocs``. SCTP_STATUS
 #: reports these plus one (lab.sctp.structs.SSTAT_STATES).
@@ -35,6 +36,7 @@ class RemoteAddress:
     rto_s: float
     errors: int  # REM_ADDR_RTX: strikes counted against the path
     primary: bool
+    max_retrans: int = 0  # MAX_PATH_RTX: the path's path_max_retrans, as the association uses it
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Association:
     local: tuple[str, ...]
     retransmits: int
     paths: tuple[RemoteAddress, ...]
+    hb_interval_s: float = 0.0  # HBINT
+    max_retrans: int = 0  # MAXRT: association_max_retrans, as the association uses it
 
 
 def _addresses(tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -58,13 +62,13 @@ def _addresses(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 def parse(assocs: str, remaddr: str, *, tick: float) -> list[Association]:
     """Associations from the two files' text; RTOs (in jiffies there) become seconds with ``tick``."""
-    paths: dict[int, list[tuple[str, int, int, int]]] = {}
+    paths: dict[int, list[tuple[str, int, int, int, int]]] = {}
     for line in remaddr.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 8:
             continue
-        address, owner, _hb, rto, _max, errors, _start, code = fields[:8]
-        paths.setdefault(int(owner), []).append((address, int(rto), int(errors), int(code)))
+        address, owner, _hb, rto, most, errors, _start, code = fields[:8]
+        paths.setdefault(int(owner), []).append((address, int(rto), int(errors), int(code), int(most)))
     found: list[Association] = []
     for line in assocs.splitlines()[1:]:
         tokens = line.split()
@@ -78,6 +82,8 @@ def parse(assocs: str, remaddr: str, *, tick: float) -> list[Association]:
         primary = {a.lstrip("*") for a in remote if a.startswith("*")}
         # HBINT INS OUTS MAXRT T1X T2X RTXC ...
         retransmits = int(rest[6]) if len(rest) > 6 else 0
+        hb_interval = int(rest[0]) * tick if rest else 0.0
+        max_retrans = int(rest[3]) if len(rest) > 3 else 0
         found.append(Association(
             assoc_id=assoc_id,
             state=SCTP_STATES.get(state, str(state)),
@@ -86,9 +92,11 @@ def parse(assocs: str, remaddr: str, *, tick: float) -> list[Association]:
             local=tuple(local),
             retransmits=retransmits,
             paths=tuple(
-                RemoteAddress(address, PATH_STATES.get(code, str(code)), rto * tick, errors, address in primary)
-                for address, rto, errors, code in paths.get(assoc_id, [])
+                RemoteAddress(address, PATH_STATES.get(code, str(code)), rto * tick, errors, address in primary, most)
+                for address, rto, errors, code, most in paths.get(assoc_id, [])
             ),
+            hb_interval_s=hb_interval,
+            max_retrans=max_retrans,
         ))
     return found
 
@@ -101,3 +109,22 @@ def read_associations(*, tick: float) -> list[Association]:
     except FileNotFoundError:
         return []
     return parse(assocs, remaddr, tick=tick)
+
+
+def parse_endpoints(eps: str) -> dict[int, tuple[str, ...]]:
+    """Local port -> local addresses of each endpoint in ``eps`` (``/proc/net/sctp/eps``)."""
+    found: dict[int, tuple[str, ...]] = {}
+    for line in eps.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8 or not fields[5].isdigit():
+            continue
+        found[int(fields[5])] = tuple(a.lstrip("*") for a in fields[8:])
+    return found
+
+
+def read_endpoints() -> dict[int, tuple[str, ...]]:
+    """This thread's namespace's SCTP endpoints (bound sockets): local port -> local addresses."""
+    try:
+        return parse_endpoints((_PROC / "eps").read_text())
+    except FileNotFoundError:
+        return {}

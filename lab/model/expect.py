@@ -9,12 +9,25 @@ from __future__ import annotations
 import reprlib
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainValidator, model_validator
+from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from lab.model.base import StrictModel as _Model
 from lab.model.steps import PathStateOf
+from lab.model.yamlsource import KeyedValueError
 
-__all__ = ["FAULT_REFS", "Count", "Delivery", "FaultRef", "Failover", "PathStateExpect", "Expect"]
+__all__ = ["FAULT_REFS", "FINDING_IDS", "Count", "Delivery", "FaultRef", "Failover", "PathStateExpect", "Expect"]
+
+#: The identifiers of the judge's findings (lab.judge.findings.FINDINGS describes each), for ``expect.findings``.
+FINDING_IDS = (
+    "advertised-foreign-address",
+    "single-homed-end",
+    "init-ack-from-other-address",
+    "heartbeat-ack-from-other-address",
+    "peer-address-never-heartbeated",
+    "peer-address-never-confirmed",
+    "no-failover",
+    "abort-with-confirmed-alternative",
+)
 
 #: The expectations that name a fault with ``after:`` (besides ``path_states``).
 FAULT_REFS = ("failover", "no_failover", "failback", "abort")
@@ -68,6 +81,15 @@ class Expect(_Model):
     failback: FaultRef | None = None
     abort: FaultRef | None = None
     path_states: list[PathStateExpect] = []
+    findings: list[str] = []  #: findings this run may show (runs of applications report every other as a failure)
+
+    @field_validator("findings")
+    @classmethod
+    def _findings(cls, ids: list[str]) -> list[str]:
+        for index, item in enumerate(ids):
+            if item not in FINDING_IDS:
+                raise KeyedValueError((index,), f"unknown finding {item!r} (expected one of: {', '.join(FINDING_IDS)})")
+        return ids
 
     @model_validator(mode="before")
     @classmethod

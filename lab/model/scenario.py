@@ -27,6 +27,7 @@ from typing import Annotated, Any, NoReturn
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from lab.errors import ConfigError
+from lab.model.application import Applications
 from lab.model.base import StrictModel as _Model
 from lab.model.base import check_name as _check_name
 from lab.model.catalog import is_path
@@ -45,6 +46,7 @@ from lab.model.steps import (
     Step,
     WaitState,
 )
+from lab.model.placeholders import ENDPOINTS, PlaceholderError, render, render_argv, values_for
 from lab.model.topology import Topology, load_topology, resolve_topology_path
 from lab.model.yamlsource import KeyedValueError, KeyPath, LineMap, load_yaml, validation_error
 
@@ -72,6 +74,7 @@ __all__ = [
     "read_scenario",
     "check_names",
     "load_scenario",
+    "check_applications",
 ]
 
 #: Seconds of traffic after the last step is done, when ``traffic.duration`` is not given.
@@ -105,6 +108,7 @@ class Scenario(_Model):
     topology: str = Field(description="a topology name such as dual-homed, or a path to a .yaml file")
     profile: TimerProfile = PROFILES["fast"]
     traffic: Traffic = Traffic()
+    applications: Applications | None = None
     steps: list[Step] = []
     expect: Expect = Expect()
 
@@ -390,4 +394,60 @@ def load_scenario(path: Path, *, topology_dirs: Sequence[Path]) -> LoadedScenari
         lines=lines,
         file=path,
     )
+    check_applications(scenario, topology, lines=lines, file=path)
     return LoadedScenario(scenario, topology, topology_file, path)
+
+
+def check_applications(scenario: Scenario, topology: Topology, *, lines: LineMap, file: Path) -> None:
+    """Check each application's placeholders against the topology, and that its templates exist."""
+    apps = scenario.applications
+    if apps is None:
+        return
+    if apps.client is not None:
+        for index, step in enumerate(scenario.steps):
+            if step.primary is not None:
+                raise ConfigError("a primary: step needs the lab's own client (an application's primary path is its"
+                                  " own to set)", file=file, key=f"steps[{index}].primary",
+                                  line=lines.line_of(("steps", index, "primary")))
+    for side in apps.sides():
+        app = apps.of(side)
+        assert app is not None
+        base: KeyPath = ("applications", side)
+
+        def fail(path: KeyPath, message: str) -> NoReturn:
+            key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+            raise ConfigError(message, file=file, key=key, line=lines.line_of(path))
+
+        if side not in topology.nodes or side not in ENDPOINTS:
+            fail(base, f"no endpoint node {side!r} in topology {topology.name}")
+        values = values_for(topology, side, port=apps.port, run=Path("/run"), duration=scenario.effective_duration)
+        commands: list[tuple[KeyPath, list[str]]] = [((*base, "command"), app.command)]
+        commands += [((*base, "setup", i), argv) for i, argv in enumerate(app.setup)]
+        commands += [((*base, "checks", i), argv) for i, argv in enumerate(app.checks)]
+        key: KeyPath = base
+        try:
+            for prefix, argv in commands:
+                for index, argument in enumerate(argv):
+                    key = (*prefix, index)
+                    render_argv([argument], values)
+            for name, text in app.environment.items():
+                key = (*base, "environment", name)
+                render(text, values)
+            if app.ready is not None and isinstance(app.ready.listening, str):
+                key = (*base, "ready", "listening")
+                port = render(app.ready.listening, values)
+                if not port.isdigit() or not 1 <= int(port) <= 65535:
+                    raise PlaceholderError(f"expected a port 1..65535 (got {port!r})")
+        except PlaceholderError as err:
+            fail(key, str(err))
+        for index, item in enumerate(app.files):
+            template = file.parent / item.template
+            key = (*base, "files", index, "template")
+            try:
+                render(template.read_text(), values)
+            except OSError as err:
+                fail(key, f"cannot read template {template}: {err.strerror}")
+            except UnicodeDecodeError:
+                fail(key, f"template {template} is not UTF-8 text")
+            except PlaceholderError as err:
+                fail(key, f"{template}: {err}")

@@ -12,8 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.judge import (association_lost, captures_complete, data_moved, delivery, init_advertised, no_abort,
-                       no_application_error, no_data, path_state_seen, stall_within)
+                       no_application_error, no_data, path_state_seen, stall_within, wire_stall_within)
 from lab.judge.check import fails
+try:  # TEMP until the findings module lands
+    from lab.judge.findings import find
+except ImportError:
+    def find(*a, **k): return []  # type: ignore
+from lab.kernel.process import describe_status, tail
 from lab.kernel.choice import kernel_tick
 from lab.model.faultspec import BlackholeFault, DropChunksFault, FaultSpec, ImpairFault
 from lab.model.netem import NetemParams
@@ -80,19 +85,56 @@ def _breaks_client_to_server(run: Run, fault: FaultSpec) -> bool:
     return (fault.direction == "a-to-b") == a_to_b_is_upstream
 
 
+def _profile(run: Run) -> TimerProfile:
+    """The timers behind the predicted windows: the scenario's profile, with the values the kernel showed for the
+    association in /proc/net/sctp when the user's application runs (it may set its own through socket options)."""
+    profile, watcher = run.loaded.scenario.profile, run.watcher
+    if watcher is None:
+        return profile
+    shown = watcher.timers("client", run.evidence.server)
+    update = {key: shown[key] for key in ("path_max_retrans", "association_max_retrans") if shown.get(key)}
+    if shown.get("hb_interval_ms"):
+        update["hb_interval"] = shown["hb_interval_ms"]
+    if not update or all(getattr(profile, key) == value for key, value in update.items()):
+        return profile
+    return profile.model_copy(update={**update, "name": f"{profile.name} as the kernel showed it"})
+
+
+def _applications(run: Run, out: Judgement) -> None:
+    """Each application ran until it was stopped (or ended by itself), ended as expected, and its checks passed."""
+    for side, app in run.apps.items():
+        if app.died_early is not None:
+            out.checks.append(fails(f"{side} application", "it runs until the lab stops it", app.died_early,
+                                    str(app.log)))
+        allowed = "any exit status" if app.app.exit == "any" else "exit status " + " or ".join(map(str, app.app.exit))
+        expected = allowed + (f", or the end by {app.app.stop.signal} when the lab stops it"
+                              if app.app.ends == "stopped" else ", ending by itself")
+        out.checks.append(Check(f"{side} exit", app.exit_ok(), expected, app.status(), str(app.log)))
+        for result in app.checks:
+            seen = describe_status(result.returncode) + ("" if result.ok else f"; its output:\n{tail(result.log)}")
+            out.checks.append(Check(f"{side} check: {' '.join(result.argv)}", result.ok, "exit status 0", seen,
+                                    str(result.log)))
+
+
 def judge(run: Run) -> Judgement:
     """Every check the scenario's ``expect:`` asks for, plus the lab's own (steps done, captures complete)."""
     scenario, ev = run.loaded.scenario, run.evidence
     expect = scenario.expect
-    assert run.delivery is not None
     out = Judgement()
     faults = {fault.name: fault for fault in scenario.fault_steps()}
 
     out.checks.append(Check("steps", not run.errors, "every step carried out", "; ".join(run.errors) or "all were"))
     out.checks.append(captures_complete(run.captures, run.log))
-    out.checks += delivery(run.delivery, lost=expect.delivery.lost, duplicated=expect.delivery.duplicated,
-                           reordered=expect.delivery.reordered, where=str(run.folder / "messages.jsonl"))
-    out.checks.append(no_application_error(run.log, allowed=expect.application_errors, where=ev.timeline))
+    if run.delivery is not None:
+        out.checks += delivery(run.delivery, lost=expect.delivery.lost, duplicated=expect.delivery.duplicated,
+                               reordered=expect.delivery.reordered, where=str(run.folder / "messages.jsonl"))
+    if run.pair is not None or run.lab_end is not None:
+        out.checks.append(no_application_error(run.log, allowed=expect.application_errors, where=ev.timeline))
+    _applications(run, out)
+    if run.pair is None:
+        allowed = set(expect.findings)
+        out.checks += [finding.check() for finding in find(ev.wire, client=ev.client, server=ev.server)
+                       if finding.kind.id not in allowed]
     if expect.init_addresses:
         out.checks.append(init_advertised(ev))
     if run.heartbeats is not None:
@@ -119,7 +161,7 @@ def _failover(run: Run, out: Judgement, name: str, to: str, fault: FaultSpec) ->
     if at is None or r0 is None:
         out.checks.append(fails(f"failover to {to}", f"fault {name} applied", "it never was"))
         return
-    interval, profile = 1 / scenario.traffic.rate, scenario.profile
+    interval, profile = 1 / scenario.traffic.rate, _profile(run)
     delay, loss = _impaired(run, to, at)
     window = alternate_data_window(profile, r0_ms=r0, tick=tick, interval=interval, alternate_delay=delay)
     if loss:
@@ -133,8 +175,10 @@ def _failover(run: Run, out: Judgement, name: str, to: str, fault: FaultSpec) ->
     if not _breaks_client_to_server(run, fault):
         stall = Window(0.0, stall.high, stall.basis + "; client-to-server still delivers")
     out.stall = stall
-    assert run.delivery is not None
-    out.checks.append(stall_within(run.delivery, stall, where=str(run.folder / "messages.jsonl")))
+    if run.delivery is not None:
+        out.checks.append(stall_within(run.delivery, stall, where=str(run.folder / "messages.jsonl")))
+    else:
+        out.checks.append(wire_stall_within(ev, stall, start=at, end=run.restored.get(name, run.end), event=name))
 
 
 def _no_failover(run: Run, out: Judgement, name: str) -> None:
@@ -171,7 +215,7 @@ def _abort(run: Run, out: Judgement, name: str, *, paths: int) -> None:
     if at is None or r0 is None:
         out.checks.append(fails("abort", f"fault {name} applied", "it never was"))
         return
-    window = abort_window(scenario.profile, r0_ms=r0, tick=kernel_tick(), interval=1 / scenario.traffic.rate,
+    window = abort_window(_profile(run), r0_ms=r0, tick=kernel_tick(), interval=1 / scenario.traffic.rate,
                           paths=paths)
     out.window(run, "COMM_LOST", at, window)
     out.checks.append(association_lost(run.evidence, side="client", after=at, within=window, event=name))

@@ -26,7 +26,6 @@ def build_report(run: Run, judgement: Judgement) -> Report:
     """The report of ``run`` as judged; times are seconds from the traffic's start."""
     scenario, topology, ev = run.loaded.scenario, run.loaded.topology, run.evidence
     delivery = run.delivery
-    assert delivery is not None
     wire = ev.wire
     end = run.clock(run.end)
     paths = tuple(PathRef(name, *(str(a) for a in topology.path_addresses(name))) for name in topology.path_map)
@@ -41,7 +40,15 @@ def build_report(run: Run, judgement: Judgement) -> Report:
             for peer in sorted(peers):
                 states += [StateChange(run.clock(t), side, peer, state)  # type: ignore[arg-type]
                            for t, state in ev.polled(side, peer)]
-    stall = delivery.longest_stall
+    if delivery is not None:
+        stall = delivery.longest_stall
+        counts = Counts(delivery.sent, delivery.delivered, len(delivery.lost), len(delivery.duplicated),
+                        len(delivery.reordered), len(run.log.errors()))
+    else:  # the user's applications: what the wire shows (DATA chunks by TSN), the stall between them
+        stall = ev.wire_stall(run.t0, run.end)
+        sent = {c.tsn for c in wire.data(direction="out") if c.src in set(ev.client)}
+        arrived = {c.tsn for c in ev.data_to_server()}
+        counts = Counts(len(sent), len(arrived), len(sent - arrived), 0, 0, len(run.log.errors()))
     handshake = wire.handshake()
     return Report(
         scenario=scenario.name,
@@ -52,8 +59,7 @@ def build_report(run: Run, judgement: Judgement) -> Report:
         started=run.started,
         duration=round(end, 6),
         verdict="pass" if judgement.passed else "fail",
-        counts=Counts(delivery.sent, delivery.delivered, len(delivery.lost), len(delivery.duplicated),
-                      len(delivery.reordered), len(run.log.errors())),
+        counts=counts,
         longest_stall=None if stall is None else StallRecord(
             stall.seconds, run.clock(stall.start), stall.before_seq, stall.after_seq,
             None if judgement.stall is None else (judgement.stall.low, judgement.stall.high)),
@@ -67,7 +73,9 @@ def build_report(run: Run, judgement: Judgement) -> Report:
         heartbeats=tuple(HeartbeatRecord(src, dst, count.sent, count.acked)
                          for (src, dst), count in sorted(wire.heartbeat_matrix().items())),
         init={"client": handshake.init_addresses, "server": handshake.init_ack_addresses},
-        artifacts={"timeline": "timeline.png", "path states": "timeline.json", "messages": "messages.jsonl",
+        artifacts={"timeline": "timeline.png", "path states": "timeline.json",
+                   **({"messages": "messages.jsonl"} if delivery is not None else {}),
+                   **{f"{side} log": app.log.name for side, app in run.apps.items()},
                    **{f"capture {p.name}": p.path.name for p in run.captures.points}},
     )
 

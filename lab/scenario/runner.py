@@ -11,6 +11,7 @@ the run as it happens (the live view of ``sctplab replay``).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import ExitStack
@@ -21,15 +22,18 @@ from typing import Protocol
 
 from lab.errors import WaitTimeout
 from lab.events import EventKind, EventLog
+from lab.evidence.associations import AssociationWatcher
 from lab.evidence.capture import Captures, capture
 from lab.evidence.paths import PathPoller
 from lab.evidence.run import Evidence
 from lab.faults import from_spec, inject
 from lab.kernel.choice import kernel_tick
-from lab.kernel.network import Network, build
+from lab.kernel.network import Network, build, new_tag
 from lab.model.scenario import ApplyFault, LoadedScenario, RestoreFault, SetPrimary, WaitState
 from lab.judge import every_peer_address_heartbeated
 from lab.report.model import Check
+from lab.scenario.applications import AppOutcome, run_checks, started
+from lab.sctp.endpoint import Client, Endpoint, Server
 from lab.sctp.pair import EndpointPair, endpoint_pair
 from lab.model.protocol import SCENARIO_PATH_STATES
 from lab.sctp.traffic import DeliveryReport, analyse
@@ -79,10 +83,13 @@ class Run:
     loaded: LoadedScenario
     folder: Path
     net: Network
-    pair: EndpointPair
+    pair: EndpointPair | None  #: the lab's own endpoints (None when an application runs at either end)
     evidence: Evidence
     captures: Captures
-    poller: PathPoller
+    poller: PathPoller | AssociationWatcher
+    log_: EventLog | None = None
+    apps: dict[str, AppOutcome] = field(default_factory=dict)  #: side -> the user's application there
+    lab_end: Endpoint | None = None  #: the lab's own endpoint facing an application
     t0: float = 0.0  # traffic start (monotonic)
     steps: list[StepDone] = field(default_factory=list)
     applied: dict[str, float] = field(default_factory=dict)  # fault name -> when applied
@@ -96,7 +103,26 @@ class Run:
 
     @property
     def log(self) -> EventLog:
-        return self.pair.log
+        if self.pair is not None:
+            return self.pair.log
+        assert self.log_ is not None
+        return self.log_
+
+    @property
+    def watcher(self) -> AssociationWatcher | None:
+        """The black-box kernel view (runs of applications)."""
+        return self.poller if isinstance(self.poller, AssociationWatcher) else None
+
+    def primary_rto(self) -> int:
+        """The RTO (ms) of the client's path to the server's primary address, as the kernel shows it now."""
+        topology = self.loaded.topology
+        if self.pair is not None:
+            return self.pair.client.path_info(self.pair.client.primary()).rto_ms
+        watcher = self.watcher
+        assert watcher is not None
+        peer = str(topology.path_addresses(topology.primary_path)[1])
+        sample = watcher.latest("client", peer)
+        return sample.rto_ms if sample is not None else self.loaded.scenario.profile.rto_initial
 
     def clock(self, monotonic: float) -> float:
         """Seconds since the traffic started."""
@@ -136,7 +162,7 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
                 return
             ok = True
             if isinstance(action, ApplyFault):
-                run.rto_at[action.name] = pair.client.path_info(pair.client.primary()).rto_ms
+                run.rto_at[action.name] = run.primary_rto()
                 own = ExitStack()
                 own.enter_context(inject(run.net, from_spec(action.fault, log=run.log), log=run.log))
                 run.applied[action.name] = time.monotonic()
@@ -145,13 +171,19 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
             elif isinstance(action, RestoreFault):
                 _undo(run, undo, action.name)
             elif isinstance(action, SetPrimary):
-                pair.client.set_primary(topology.path_addresses(action.path)[1])
+                client = pair.client if pair is not None else run.lab_end
+                assert isinstance(client, Client)  # checked when the scenario was loaded
+                client.set_primary(topology.path_addresses(action.path)[1])
                 run.log.add("lab", EventKind.PRIMARY, detail)
             else:
                 peer = topology.path_addresses(action.path)[1 if action.side == "client" else 0]
+                state = SCENARIO_PATH_STATES[action.state]
                 try:
-                    pair.wait_path_state(action.side, peer, SCENARIO_PATH_STATES[action.state].code,
-                                         timeout=action.timeout)
+                    if run.watcher is not None:
+                        run.watcher.wait_state(action.side, str(peer), state.polled, timeout=action.timeout)
+                    else:
+                        assert pair is not None
+                        pair.wait_path_state(action.side, peer, state.code, timeout=action.timeout)
                 except WaitTimeout as err:
                     ok = False
                     run.errors.append(f"step at {at:g} s: {err}")
@@ -180,6 +212,7 @@ def _heartbeat_matrix(run: Run) -> None:
 def _stop_traffic(run: Run) -> DeliveryReport:
     """Stop sending; wait for the deliveries unless the association is gone; analyse."""
     pair = run.pair
+    assert pair is not None
     if not run.association_lost():
         try:
             return pair.stop_traffic()
@@ -203,6 +236,8 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
     cancel = cancel or threading.Event()
     scenario = loaded.scenario
     folder.mkdir(parents=True, exist_ok=True)
+    if scenario.applications is not None:
+        return _run_applications(loaded, folder=folder, observer=observer, cancel=cancel, net=net)
     log = EventLog()
     with ExitStack() as stack:
         if net is None:
@@ -230,4 +265,66 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
             run.delivery = _stop_traffic(run)
             evidence.save(run.delivery)
     evidence.refresh()  # the captures are complete now; anything read earlier was partial
+    return run
+
+
+def _lab_end(net: Network, side: str, port: int, log: EventLog) -> Endpoint:
+    """The lab's own endpoint facing the user's application at the other end."""
+    if side == "client":
+        return Client(net, "client", log, net.addresses("server"), port)
+    return Server(net, "server", log, port, foreign=True)
+
+
+def _run_applications(loaded: LoadedScenario, *, folder: Path, observer: Observer, cancel: threading.Event,
+                      net: Network | None) -> Run:
+    """:func:`run_scenario` for a scenario with ``applications:``: the user's programs at one or both ends,
+    watched black-box (the wire, and /proc/net/sctp in each endpoint's namespace)."""
+    scenario, topology = loaded.scenario, loaded.topology
+    apps = scenario.applications
+    assert apps is not None
+    log = EventLog()
+    mark = f"{new_tag()}:{os.getpid()}"
+    with ExitStack() as stack:
+        if net is None:
+            net = stack.enter_context(build(topology))
+        captures = stack.enter_context(capture(net, folder))
+        watcher = stack.enter_context(AssociationWatcher({node: net.netns(node) for node in ("client", "server")},
+                                                         tick=kernel_tick()))
+        evidence = Evidence(folder=folder, log=log, client=[str(a) for a in net.addresses("client")],
+                            server=[str(a) for a in net.addresses("server")], captures=captures, paths=watcher,
+                            profile=scenario.profile)
+        run = Run(loaded, folder, net, None, evidence, captures, watcher, log_=log)
+        lab_side = next((side for side in ("server", "client") if apps.of(side) is None), None)
+        if lab_side == "server":  # the lab's server listens before the user's client starts
+            run.lab_end = _lab_end(net, "server", apps.port, log)
+            stack.callback(run.lab_end.close)
+        stack.callback(lambda: run_checks(loaded, net, run.apps, folder=folder, mark=mark)  # type: ignore[arg-type]
+                       if not cancel.is_set() else None)  # after the applications stopped, before the network goes
+        run.apps = stack.enter_context(started(loaded, net, folder=folder, watcher=watcher, mark=mark))
+        outcomes = run.apps
+        for outcome in outcomes.values():
+            log.add(outcome.side, EventKind.PROCESS, f"{outcome.name} ready after {outcome.ready_after:.3f} s: "
+                    f"{' '.join(outcome.argv)}", name=outcome.name)
+        if lab_side == "client":
+            client = _lab_end(net, "client", apps.port, log)
+            run.lab_end = client
+            stack.callback(client.close)
+            watcher.wait_association("client", timeout=10.0, port=apps.port)
+        observer.ready(run)
+        if isinstance(run.lab_end, Client):
+            traffic = scenario.traffic
+            run.lab_end.start_sending(rate=traffic.rate, size=traffic.size, streams=traffic.streams,
+                                      ppid=traffic.ppid)
+        run.t0 = time.monotonic()
+        run.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            _play(run, observer, cancel)
+        finally:
+            run.end = time.monotonic()
+            if isinstance(run.lab_end, Client):
+                run.lab_end.stop_sending()
+    for outcome in run.apps.values():  # stopped now, in reverse order
+        log.add(outcome.side, EventKind.PROCESS, f"{outcome.name} ended: {outcome.status()}", name=outcome.name)
+    evidence.save()
+    evidence.refresh()
     return run

@@ -235,7 +235,7 @@ TIMERS = (
 BAD = {
     "unknown top-level key": (
         "name: s\n", "name: s\ncolour: red\n",
-        2, "colour", "unknown key (expected one of: name, description, tags, topology, profile, traffic, steps, expect)",
+        2, "colour", "unknown key (expected one of: name, description, tags, topology, profile, traffic, applications, steps, expect)",
     ),
     "missing description": (
         "description: Cut the primary; data moves to path-b and comes back.\n", "",
