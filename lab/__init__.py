@@ -71,6 +71,13 @@ _EXPORTS = {
     "no_application_error": "lab.judge",
     "stall_within": "lab.judge",
     "arrived_from": "lab.judge",
+    "wire_stall_within": "lab.judge",
+    "find_findings": "lab.judge",
+    "Finding": "lab.judge.findings",
+    "FINDINGS": "lab.judge.findings",
+    "NodeProcess": "lab.kernel.process",
+    "Processes": "lab.kernel.process",
+    "AssociationWatcher": "lab.evidence.associations",
     "Check": "lab.report.model",
     "Window": "lab.timing",
     "switch_stall_window": "lab.timing",
@@ -111,6 +118,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lab.errors import CapabilityError, ConfigError, EndpointError, GuestError, KernelError, LabError, WaitTimeout
     from lab.events import Event, EventKind, EventLog
+    from lab.evidence.associations import AssociationWatcher
     from lab.evidence.capture import Captures, capture
     from lab.evidence.paths import PathPoller
     from lab.evidence.run import Evidence
@@ -118,9 +126,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lab.faults import Blackhole, ChunkDrop, Flap, Impair, LinkDown, LinkFaults, RouteWithdrawal, Schedule, inject
     from lab.judge import (ExpectationError, arrived_from, association_lost, data_moved, delivery,
                            every_peer_address_heartbeated, expect, init_advertised, kernel_reported, no_abort,
-                           no_application_error, no_data, path_state_seen, stall_within)
+                           no_application_error, no_data, path_state_seen, stall_within, wire_stall_within)
+    from lab.judge import find_findings
+    from lab.judge.findings import FINDINGS, Finding
     from lab.kernel.choice import kernel_tick
     from lab.kernel.network import Network, build
+    from lab.kernel.process import NodeProcess, Processes
     from lab.model.netem import Direction, NetemParams
     from lab.model.profile import PROFILES, TimerProfile, get_profile
     from lab.model.scenario import LoadedScenario, load_scenario

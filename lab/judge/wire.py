@@ -101,9 +101,16 @@ def no_data(ev: Evidence, *, src: str, dst: str, start: float, end: float, why: 
     return holds(name, expected, "none", ev.pcaps(src, dst))
 
 
-def no_abort(ev: Evidence, *, name: str = "no abort") -> Check:
-    """No ABORT chunk crossed any link."""
+def no_abort(ev: Evidence, *, until: float | None = None, name: str = "no abort") -> Check:
+    """No ABORT chunk crossed any link (before ``until``, monotonic, if given: an application the lab stops
+    may abort its association as it closes, which is no failure of the paths)."""
     aborts = ev.wire.aborts()
+    if until is not None:
+        later = [c for c in aborts if ev.when(c) > until]
+        aborts = [c for c in aborts if ev.when(c) <= until]
+        if later and not aborts:
+            return holds(name, "no ABORT on the wire while the run lasted", f"none (then {len(later)} as the "
+                         "applications were stopped)", ev.pcaps())
     if aborts:
         first = aborts[0]
         return fails(name, "no ABORT on the wire", f"{len(aborts)} ABORT chunks, first {first.src} -> {first.dst} at "

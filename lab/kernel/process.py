@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,9 +27,10 @@ from pathlib import Path
 
 from lab.errors import KernelError, WaitTimeout
 from lab.kernel import netns
+from lab.kernel.sctpproc import read_associations, read_endpoints
 from lab.wait import wait_until
 
-__all__ = ["NodeProcess", "CommandResult", "run_command", "MARK_VARIABLE", "describe_status", "tail"]
+__all__ = ["NodeProcess", "Processes", "CommandResult", "run_command", "MARK_VARIABLE", "describe_status", "tail"]
 
 #: The environment variable that marks a process as the lab's: ``<owner tag>:<pid of the lab process>``.
 MARK_VARIABLE = "SCTPLAB_OWNER"
@@ -127,6 +129,39 @@ class NodeProcess:
                           what=f"{self.name} ({' '.join(self.argv)}) in node {self.node} to exit", interval=0.02)
         return code[0]
 
+    def wait_ready(self, *, listening: int | None = None, log: str | None = None, association: bool = False,
+                   timeout: float, tick: float = 0.01) -> float:
+        """Wait until the process is ready by one condition; the seconds it took.
+
+        ``listening``: an SCTP endpoint is bound to this port in its namespace (``/proc/net/sctp/eps``);
+        ``log``: a line of its output matches this regular expression; ``association``: its namespace has an
+        established association (``/proc/net/sctp/assocs``). :class:`KernelError` with its log's tail if it
+        ends first, :class:`WaitTimeout` naming the condition.
+        """
+        if sum((listening is not None, log is not None, association)) != 1:
+            raise ValueError("wait_ready: give exactly one of listening, log, association")
+        pattern = re.compile(log, re.MULTILINE) if log is not None else None
+
+        def ready() -> bool:
+            if self.returncode is not None:
+                raise KernelError(f"{self.name} ended before it was ready ({self.status()}); its log ({self.log})"
+                                  f" ends with:\n{self.tail()}")
+            if pattern is not None:
+                return pattern.search(self.output()) is not None
+            with netns.entered(self.namespace):
+                if listening is not None:
+                    return listening in read_endpoints()
+                return any(a.state == "ESTABLISHED" for a in read_associations(tick=tick))
+
+        what = (f"an SCTP endpoint listening on port {listening}" if listening is not None
+                else f"a line of its output matching {log!r}" if log is not None else "an established association")
+        started = time.monotonic()
+        try:
+            wait_until(ready, timeout=timeout, what=f"{self.name} in node {self.node}: {what}", interval=0.02)
+        except WaitTimeout as err:
+            raise WaitTimeout(f"{err}; its log ({self.log}) ends with:\n{self.tail()}") from None
+        return time.monotonic() - started
+
     def output(self) -> str:
         """Everything it wrote so far."""
         try:
@@ -167,6 +202,44 @@ class NodeProcess:
         code = self.proc.returncode
         self.returncode  # noqa: B018 (records when it ended)
         return code
+
+
+class Processes:
+    """Starts processes in the nodes of a network; stops them all, last started first, on :meth:`stop_all`
+    (and on leaving its context). ``namespaces``: node -> network namespace; logs go to ``folder``."""
+
+    def __init__(self, namespaces: Mapping[str, str], folder: Path, *, mark: str = "") -> None:
+        self.namespaces, self.folder, self.mark = dict(namespaces), folder, mark
+        self.started: list[NodeProcess] = []
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+    def start(self, node: str, argv: Sequence[str], *, name: str | None = None, env: Mapping[str, str] | None = None,
+              cwd: Path | None = None, stop_signal: int = signal.SIGTERM, grace: float = 5.0) -> NodeProcess:
+        """Start ``argv`` in ``node``'s namespace; its log is ``<folder>/<name>.log`` (name: the program's, made
+        unique). :class:`KernelError` for an unknown node or a program that is not installed."""
+        if node not in self.namespaces:
+            raise KernelError(f"no node {node!r} (nodes: {', '.join(self.namespaces)})")
+        if not argv:
+            raise KernelError("no command given")
+        base = name or os.path.basename(argv[0])
+        taken = {p.name for p in self.started}
+        unique = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 10_000))) if n not in taken)
+        process = NodeProcess(unique, argv, node=node, namespace=self.namespaces[node],
+                              log=self.folder / f"{unique}.log", env=env, cwd=cwd, mark=self.mark,
+                              stop_signal=stop_signal, grace=grace)
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> list[NodeProcess]:
+        """Stop every process still running, last started first; all of them, as they ended."""
+        for process in reversed(self.started):
+            process.stop()
+        return list(self.started)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ are the node the command runs in and the other end):
 - ``{duration}``: the run's length in whole seconds (rounded up), e.g. for ``iperf3 -t``;
 - ``{run}``: the run's folder (rendered files, logs and captures are there);
 - ``{client.address}``: the client's address on the primary path; ``{client.<link>}``: on that link;
-- ``{client.addresses}``: all its addresses, primary first (a list); the same for ``server``, ``self``, ``peer``.
+- ``{client.addresses}``: all its addresses, primary first (a list); ``{client.alternates}``: all but
+  ``{client.address}`` (a list: for programs that bind one address, then add the others with ``sctp_bindx``);
+  the same for ``server``, ``self``, ``peer``.
 
 A list in a command's argument repeats that argument once per address
 (``-X{self.addresses}`` becomes ``-X198.18.0.1 -X198.18.1.1``; a program
@@ -49,8 +51,10 @@ def values_for(topology: Topology, node: str, *, port: int, run: Path, duration:
         link_of_primary = primary.client if end == "client" else primary.server
         addresses = topology.addresses_of(end)
         for name in (end, alias):
-            out[f"{name}.address"] = str(topology.address(link_of_primary, end))
-            out[f"{name}.addresses"] = [str(address) for _, address in addresses]
+            first = str(topology.address(link_of_primary, end))
+            out[f"{name}.address"] = first
+            out[f"{name}.addresses"] = [first, *(str(address) for _, address in addresses if str(address) != first)]
+            out[f"{name}.alternates"] = [str(address) for _, address in addresses if str(address) != first]
             for link, address in addresses:
                 out[f"{name}.{link}"] = str(address)
     return out

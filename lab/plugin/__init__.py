@@ -30,12 +30,13 @@ import pytest
 
 from lab.kernel.caps import NEEDS, probe
 from lab.plugin.delegate import plan, prepare_guest_part, run_guest_part, start_guest_part, summary
-from lab.plugin.fixtures import (ARTIFACTS, REPORTS, lab_artifacts, lab_captures, lab_events, lab_evidence,
-                                 lab_network, lab_profile, lab_topology, link_faults, sctp_pair)
+from lab.plugin.fixtures import (ARTIFACTS, REPORTS, lab_artifacts, lab_associations, lab_captures, lab_events,
+                                 lab_evidence, lab_network, lab_processes, lab_profile, lab_topology, link_faults,
+                                 sctp_pair)
 from lab.plugin.options import add_options, kernel_required
 
-__all__ = ["lab_artifacts", "lab_captures", "lab_events", "lab_evidence", "lab_network", "lab_profile",
-           "lab_topology", "link_faults", "sctp_pair"]
+__all__ = ["lab_artifacts", "lab_associations", "lab_captures", "lab_events", "lab_evidence", "lab_network",
+           "lab_processes", "lab_profile", "lab_topology", "link_faults", "sctp_pair"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

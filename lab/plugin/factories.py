@@ -22,6 +22,7 @@ wider than a function are kept when any test failed while it was up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -30,19 +31,23 @@ import pytest
 
 from lab.events import EventLog
 from lab.evidence.artifacts import discard, folder_for
+from lab.evidence.associations import AssociationWatcher
 from lab.evidence.capture import Captures, capture
 from lab.evidence.paths import PathPoller
 from lab.evidence.run import Evidence
 from lab.faults.links import LinkFaults
 from lab.judge import captures_complete
-from lab.kernel.network import Network, build
+from lab.kernel import sysctl
+from lab.kernel.choice import kernel_tick
+from lab.kernel.network import Network, build, new_tag
+from lab.kernel.process import Processes
 from lab.model.profile import TimerProfile, get_profile
 from lab.model.topology import Topology, load_topology, resolve_topology_path
 from lab.plugin.options import artifacts_root, topology_dirs
 from lab.sctp.pair import DEFAULT_PORT, EndpointPair, endpoint_pair
 
 __all__ = ["Scope", "topology", "profile", "network", "captures", "sctp_pair", "evidence", "link_faults",
-           "events_of", "REPORTS", "ARTIFACTS"]
+           "processes", "associations", "events_of", "REPORTS", "ARTIFACTS"]
 
 Scope = Literal["function", "class", "module", "package", "session"]
 Fixture = Callable[..., Any]
@@ -198,5 +203,44 @@ def link_faults(network: str, *, scope: Scope = "function") -> Fixture:
     def fixture(request: pytest.FixtureRequest) -> LinkFaults:
         net: Network = request.getfixturevalue(network)
         return LinkFaults(net, events_of(net))
+
+    return fixture
+
+
+def processes(network: str, *, profile: str | None = None, artifacts: str = "lab_artifacts",
+              scope: Scope = "function") -> Fixture:
+    """:class:`Processes`: start your own programs in the nodes of the ``network`` fixture
+    (``start(node, argv)`` gives a :class:`NodeProcess`: ``wait_ready``, ``wait_exit``, ``output``,
+    ``returncode``, ``stop``); every one still running is stopped, last started first, when the fixture ends.
+    Logs go to ``<artifacts>/processes/``. The timer profile (``profile``, else ``@pytest.mark.profile``, else
+    fast) is applied to the client's and server's namespaces first, so a program that sets no timers inherits it.
+    """
+
+    @pytest.fixture(scope=scope)
+    def fixture(request: pytest.FixtureRequest) -> Iterator[Processes]:
+        net: Network = request.getfixturevalue(network)
+        folder: Path = request.getfixturevalue(artifacts)
+        timers = _profile(request, profile)
+        for node in ("client", "server"):
+            if node in net.topology.nodes:
+                sysctl.apply(net.netns(node), timers.sysctls())
+        with Processes({node: net.netns(node) for node in net.topology.nodes}, folder / "processes",
+                       mark=f"{new_tag()}:{os.getpid()}") as started:
+            yield started
+
+    return fixture
+
+
+def associations(network: str, *, scope: Scope = "function") -> Fixture:
+    """An :class:`AssociationWatcher` of every association in the client's and server's namespaces of the
+    ``network`` fixture (``/proc/net/sctp``, black-box): ``wait_association``, ``wait_state(side, peer, state,
+    ports=...)``, ``latest``, ``states``."""
+
+    @pytest.fixture(scope=scope)
+    def fixture(request: pytest.FixtureRequest) -> Iterator[AssociationWatcher]:
+        net: Network = request.getfixturevalue(network)
+        nodes: dict[str, str] = {node: net.netns(node) for node in ("client", "server") if node in net.topology.nodes}
+        with AssociationWatcher(nodes, tick=kernel_tick()) as watcher:
+            yield watcher
 
     return fixture

@@ -15,7 +15,7 @@ from lab.plugin import factories
 from lab.plugin.factories import ARTIFACTS, REPORTS, events_of
 
 __all__ = ["lab_topology", "lab_profile", "lab_network", "lab_events", "lab_artifacts", "lab_captures", "sctp_pair",
-           "lab_evidence", "link_faults", "REPORTS", "ARTIFACTS"]
+           "lab_evidence", "link_faults", "lab_processes", "lab_associations", "REPORTS", "ARTIFACTS"]
 
 #: The topology of ``@pytest.mark.topology(NAME_OR_PATH)``, default ``dual-homed``.
 lab_topology = factories.topology()
@@ -33,6 +33,10 @@ sctp_pair = factories.sctp_pair("lab_network", captures="lab_captures")
 lab_evidence = factories.evidence("sctp_pair", captures="lab_captures")
 #: Faults on the lab network: ``link_faults.blackhole("path-a")`` and the rest (:class:`~lab.faults.LinkFaults`).
 link_faults = factories.link_faults("lab_network")
+#: Your own programs in the lab's nodes: ``lab_processes.start("server", [...])`` (stopped when the test ends).
+lab_processes = factories.processes("lab_network")
+#: Every association in the client's and server's namespaces, watched black-box through /proc/net/sctp.
+lab_associations = factories.associations("lab_network")
 
 
 @pytest.fixture

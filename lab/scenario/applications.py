@@ -14,23 +14,20 @@ check commands afterwards. Every outcome is an :class:`AppOutcome`.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.errors import LabError, WaitTimeout
+from lab.errors import KernelError, LabError, WaitTimeout
 from lab.evidence.associations import AssociationWatcher
 from lab.kernel import sysctl
 from lab.kernel.network import Network
 from lab.kernel.process import CommandResult, NodeProcess, describe_status, run_command, tail
-from lab.kernel.sctpproc import read_associations, read_endpoints
-from lab.model.application import Application, Applications
+from lab.model.application import READY_TIMEOUT, Application, Applications
 from lab.model.placeholders import render, render_argv, values_for
 from lab.model.scenario import LoadedScenario
-from lab.wait import wait_until
 
 __all__ = ["AppOutcome", "AppError", "started", "run_checks", "SETUP_TIMEOUT", "CHECK_TIMEOUT"]
 
@@ -74,46 +71,26 @@ class AppOutcome:
         return expected == "any" or self.returncode in expected
 
 
-def _ready(outcome: AppOutcome, net: Network, watcher: AssociationWatcher, port: int, values: dict[str, object]
-           ) -> None:
-    """Wait for the application's readiness condition; :class:`AppError` with its log tail if it dies first."""
+def _ready(outcome: AppOutcome, port: int, values: dict[str, object], *, tick: float) -> None:
+    """Wait for the application's readiness condition; :class:`AppError` with its log tail if it fails."""
     app, process = outcome.app, outcome.process
     assert process is not None
     ready = app.ready
-    side = outcome.side
-    if ready is None:  # a server listens on the scenario's port; a client has an association
-        condition = ("listening", port) if side == "server" else ("association", True)
-        timeout = 10.0
-    elif ready.listening is not None:
-        listening = ready.listening
-        condition = ("listening", int(render(listening, values)) if isinstance(listening, str) else listening)
-        timeout = ready.timeout
-    elif ready.log is not None:
-        condition, timeout = ("log", ready.log), ready.timeout
-    else:
-        condition, timeout = ("association", True), ready.timeout
-
-    def check() -> bool:
-        if process.returncode is not None:
-            raise AppError(f"{outcome.name} ended before it was ready ({process.status()}); its log "
-                           f"({outcome.log}) ends with:\n{process.tail()}")
-        kind, value = condition
-        if kind == "listening":
-            with net.entered(side):
-                return int(str(value)) in read_endpoints()
-        if kind == "log":
-            return re.search(str(value), process.output(), re.MULTILINE) is not None
-        with net.entered(side):
-            return any(a.state == "ESTABLISHED" for a in read_associations(tick=watcher.tick))
-
-    what = {"listening": f"an SCTP endpoint listening on port {condition[1]}", "log": f"a log line matching "
-            f"{condition[1]!r}", "association": "an established association"}[condition[0]]
-    started = time.monotonic()
     try:
-        wait_until(check, timeout=timeout, what=f"{outcome.name} in node {side}: {what}", interval=0.02)
-    except WaitTimeout as err:
-        raise AppError(f"{err}; its log ({outcome.log}) ends with:\n{process.tail()}") from None
-    outcome.ready_after = time.monotonic() - started
+        if ready is None:  # a server listens on the scenario's port; a client has an association
+            outcome.ready_after = (process.wait_ready(listening=port, timeout=READY_TIMEOUT)
+                                   if outcome.side == "server" else
+                                   process.wait_ready(association=True, timeout=READY_TIMEOUT, tick=tick))
+        elif ready.listening is not None:
+            listening = ready.listening
+            number = int(render(listening, values)) if isinstance(listening, str) else listening  # type: ignore[arg-type]
+            outcome.ready_after = process.wait_ready(listening=number, timeout=ready.timeout)
+        elif ready.log is not None:
+            outcome.ready_after = process.wait_ready(log=ready.log, timeout=ready.timeout)
+        else:
+            outcome.ready_after = process.wait_ready(association=True, timeout=ready.timeout, tick=tick)
+    except (KernelError, WaitTimeout) as err:
+        raise AppError(str(err)) from None
 
 
 def _stop(outcome: AppOutcome, *, end: float) -> None:
@@ -171,7 +148,7 @@ def started(loaded: LoadedScenario, net: Network, *, folder: Path, watcher: Asso
                                           log=outcome.log, env=env, cwd=folder, mark=mark,
                                           stop_signal=app.stop.signum, grace=app.stop.grace)
             stack.callback(lambda o=outcome: _stop(o, end=ended[0]))  # type: ignore[misc]
-            _ready(outcome, net, watcher, apps.port, dict(values))
+            _ready(outcome, apps.port, dict(values), tick=watcher.tick)
         try:
             yield outcomes
         finally:

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from lab.judge import (association_lost, captures_complete, data_moved, delivery, init_advertised, no_abort,
                        no_application_error, no_data, path_state_seen, stall_within, wire_stall_within)
 from lab.judge.check import fails
-try:  # TEMP until the findings module lands
-    from lab.judge.findings import find
-except ImportError:
-    def find(*a, **k): return []  # type: ignore
+from lab.evidence.wire import Wire
+from lab.judge.findings import find
 from lab.kernel.process import describe_status, tail
 from lab.kernel.choice import kernel_tick
 from lab.model.faultspec import BlackholeFault, DropChunksFault, FaultSpec, ImpairFault
@@ -131,16 +129,19 @@ def judge(run: Run) -> Judgement:
     if run.pair is not None or run.lab_end is not None:
         out.checks.append(no_application_error(run.log, allowed=expect.application_errors, where=ev.timeline))
     _applications(run, out)
-    if run.pair is None:
-        allowed = set(expect.findings)
-        out.checks += [finding.check() for finding in find(ev.wire, client=ev.client, server=ev.server)
+    if run.pair is None:  # the user's applications: what the wire shows while the run lasted (stopping them at its
+        # end may abort their association, which is no finding)
+        allowed, wire = set(expect.findings), ev.wire
+        until = run.captures.to_wall(run.end)
+        during = Wire([c for c in wire.chunks if c.at <= until], wire.senders, wire.files)
+        out.checks += [finding.check() for finding in find(during, client=ev.client, server=ev.server)
                        if finding.kind.id not in allowed]
     if expect.init_addresses:
         out.checks.append(init_advertised(ev))
     if run.heartbeats is not None:
         out.checks.append(run.heartbeats)
     if expect.abort is None:
-        out.checks.append(no_abort(ev))
+        out.checks.append(no_abort(ev, until=None if run.pair is not None else run.end))
     if expect.failover is not None:
         _failover(run, out, expect.failover.after, expect.failover.to, faults[expect.failover.after].fault)
     if expect.no_failover is not None:

@@ -298,7 +298,7 @@ def _run_applications(loaded: LoadedScenario, *, folder: Path, observer: Observe
         if lab_side == "server":  # the lab's server listens before the user's client starts
             run.lab_end = _lab_end(net, "server", apps.port, log)
             stack.callback(run.lab_end.close)
-        stack.callback(lambda: run_checks(loaded, net, run.apps, folder=folder, mark=mark)  # type: ignore[arg-type]
+        stack.callback(lambda: run_checks(loaded, net, run.apps, folder=folder, mark=mark)
                        if not cancel.is_set() else None)  # after the applications stopped, before the network goes
         run.apps = stack.enter_context(started(loaded, net, folder=folder, watcher=watcher, mark=mark))
         outcomes = run.apps

@@ -25,6 +25,7 @@ from rich.text import Text
 from lab.events import Event
 from lab.model.scenario import LoadedScenario
 from lab.scenario.runner import describe_action
+from lab.sctp.endpoint import Client
 from lab.sctp.traffic import Arrival
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ class LiveView:
         if run is None:
             return Panel("starting...")
         now = time.monotonic()
-        self._tally.update(run.pair.server.arrivals, now)
+        server = run.pair.server if run.pair is not None else run.lab_end
+        self._tally.update(getattr(server, "arrivals", []), now)
         scenario, topology = self.loaded.scenario, self.loaded.topology
         title = Text.assemble((scenario.name, "bold"), f"   t = {run.clock(now):6.2f} s of {scenario.effective_duration:g} s")
         return Panel(Group(self._paths(run, now), self._traffic(run, now), self._steps(run, now), self._events()),
@@ -155,6 +157,11 @@ class LiveView:
         return table
 
     def _traffic(self, run: Run, now: float) -> Text:
+        if run.pair is None:  # the user's applications: how each runs (the wire tells the rest, afterwards)
+            apps = "  ".join(f"{side}: {app.status()}" for side, app in run.apps.items())
+            sent = f"lab client sent {run.lab_end.sent}  " if isinstance(run.lab_end, Client) else ""
+            return Text.assemble(sent, apps, (f"  app errors {len(run.log.errors())}",
+                                              "bold red" if run.log.errors() else ""))
         tally = self._tally
         current = now - (tally.last if tally.last is not None else run.t0)
         style = "bold red" if current > 2 / self.loaded.scenario.traffic.rate else ""  # two messages overdue

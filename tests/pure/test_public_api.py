@@ -22,6 +22,7 @@ PUBLIC = [
     "failback_window", "first_strike_window", "get_profile", "heartbeat_window", "init_advertised", "inject",
     "kernel_reported", "kernel_tick", "load_scenario", "load_topology", "no_abort", "no_application_error",
     "no_data", "path_state_seen", "stall_within", "switch_stall_window", "unreachable_window",
+    "AssociationWatcher", "NodeProcess", "Processes", "wire_stall_within", "FINDINGS", "Finding", "find_findings",
 ]
 
 

@@ -91,7 +91,8 @@ class Lab:
     def send(self, at: float, src: str, dst: str, *chunks: Packet, arrives: bool = True, tag: int = 1) -> None:
         """A packet src->dst seen leaving src's link end and (if ``arrives``) arriving at dst's."""
         link = LINK_OF[src]
-        sctp: Packet = SCTP(sport=5000, dport=6000, tag=tag)
+        ports = (5000, 6000) if NODE_OF[src] == "client" else (6000, 5000)
+        sctp: Packet = SCTP(sport=ports[0], dport=ports[1], tag=tag)
         for chunk in chunks:
             sctp = sctp / chunk
         ends = [(f"{link}-{NODE_OF[src]}", at)]
@@ -182,12 +183,53 @@ def test_every_chunk_of_every_packet_is_read_with_direction(tmp_path: Path) -> N
         tsn=None,
         cum_tsn=None,
         addresses=(C_A, C_B, "2001:db8::1"),
+        frame=1,
+        sport=5000,
+        dport=6000,
+        vtag=0,
+        init_tag=0x1111,
     )
     assert client_a[1].direction == "in" and client_a[1].addresses == (S_B,)
+    assert (client_a[1].frame, client_a[1].vtag, client_a[1].init_tag, client_a[1].sport) == (2, 0x1111, 0x2222, 6000)
     assert [c.tsn for c in client_a if c.kind == "DATA"] == [100, 101, 102, 103]
     assert [c.cum_tsn for c in client_a if c.kind == "SACK"] == [100, 102]
     assert all(c.tsn is None for c in client_a if c.kind != "DATA")
     assert all(isinstance(c.at, float) for c in client_a)
+
+
+def test_frames_number_every_packet_of_a_file_from_one(tmp_path: Path) -> None:
+    points = failover_scenario(tmp_path).write()
+    client_a = read_capture(points[0])
+    # bundled chunks share their packet's number; the UDP packet (#9) has a number but no chunk
+    assert [(c.frame, c.kind) for c in client_a[:6]] == [
+        (1, "INIT"), (2, "INIT-ACK"), (3, "COOKIE-ECHO"), (3, "DATA"), (4, "COOKIE-ACK"), (4, "SACK")]
+    assert [c.frame for c in client_a if c.kind == "HEARTBEAT"] == [7, 11, 12]
+    assert 9 not in {c.frame for c in client_a} and max(c.frame for c in client_a) == 12
+    server_b = read_capture(points[3])
+    assert [(c.frame, c.kind, c.direction) for c in server_b[:2]] == [
+        (1, "HEARTBEAT", "in"), (2, "HEARTBEAT-ACK", "out")]
+
+
+def test_heartbeat_info_matches_a_heartbeat_to_its_ack_and_tbit_is_read(tmp_path: Path) -> None:
+    lab = Lab(tmp_path)
+    lab.send(0.0, C_A, S_A, hb())
+    lab.send(0.1, S_A, C_A, hb_ack())
+    lab.send(0.2, C_A, S_A, SCTPChunkHeartbeatReq(params=[SCTPChunkParamHeartbeatInfo(data=b"other")]))
+    lab.send(0.3, C_A, S_A, SCTPChunkAbort(TCB=1), tag=7)
+    lab.send(0.4, C_A, S_A, SCTPChunkAbort())
+    request, answer, other, reflected, plain = read_capture(lab.write()[0])
+    assert request.hb_info is not None and request.hb_info == answer.hb_info != other.hb_info
+    assert len(request.hb_info) == 8 and (request.sport, request.dport, request.vtag) == (5000, 6000, 1)
+    assert (reflected.t_bit, reflected.vtag, plain.t_bit) == (True, 7, False)
+    assert all(c.hb_info is None for c in (reflected, plain))
+
+
+def test_wire_knows_each_points_file(wire: Wire, tmp_path: Path) -> None:
+    assert wire.files == {name: str(tmp_path / f"{name}.pcap")
+                          for name in ("path-a-client", "path-a-server", "path-b-client", "path-b-server")}
+    (abort,) = wire.aborts()
+    assert wire.where([abort]) == "path-b-server.pcap #9"
+    assert wire.where(wire.data(C_A, S_A, direction="out")) == "path-a-client.pcap #3, #5, #10"
 
 
 def test_chunks_are_sorted_by_time_across_points(wire: Wire) -> None:
