@@ -98,6 +98,26 @@ def _session_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPars
     lab_option(shell)
     shell.add_argument("node", help="a node of the lab's topology, e.g. client")
     shell.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD", help="run this instead of a shell")
+    run = commands.add_parser("run", help="start a process in a node's namespace; it runs until it ends, stop or down",
+                              usage="sctplab run NODE [--name NAME] [--lab TAG] -- CMD...",
+                              epilog="The command follows --, so its own options stay its own. Its output goes to"
+                                     " a log: sctplab logs NAME [--follow].")
+    lab_option(run)
+    run.add_argument("node", help="a node of the lab's topology, e.g. server")
+    run.add_argument("--name", help="the process's name, for logs and stop (default: the program's, made unique)")
+    ps = commands.add_parser("ps", help="the processes started with run: node, pid, status, uptime, command, log")
+    lab_option(ps)
+    ps.add_argument("--json", action="store_true", help="print them as JSON")
+    logs = commands.add_parser("logs", help="print a process's output (stdout and stderr)")
+    lab_option(logs)
+    logs.add_argument("name", help="the process's name (sctplab ps)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends or Ctrl-C")
+    stop = commands.add_parser("stop", help="stop a process: a signal to its process group, SIGKILL after a grace period")
+    lab_option(stop)
+    stop.add_argument("name", help="the process's name (sctplab ps)")
+    stop.add_argument("--signal", default="TERM", metavar="SIG", help="TERM, INT, HUP, KILL... or a number (default: TERM)")
+    stop.add_argument("--grace", type=float, default=5.0, metavar="S",
+                      help="seconds before SIGKILL (default: 5)")
     clean = commands.add_parser("clean", help="remove what labs and killed runs left behind (only the lab's own)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
@@ -229,10 +249,32 @@ def _session(args: argparse.Namespace) -> int:
     if command == "shell":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         return commands.shell(args.lab, args.node, argv)
+    if command == "run":
+        return commands.run(args.lab, args.node, args.argv, name=args.name)
+    if command == "ps":
+        return commands.ps(args.lab, as_json=args.json)
+    if command == "logs":
+        return commands.logs(args.lab, args.name, follow=args.follow)
+    if command == "stop":
+        return commands.stop(args.lab, args.name, signame=args.signal, grace=args.grace)
     return commands.clean(dry_run=args.dry_run)
 
 
-_SESSION_COMMANDS = ("up", "down", "status", "fail", "impair", "restore", "shell", "clean")
+_SESSION_COMMANDS = ("up", "down", "status", "fail", "impair", "restore", "shell", "run", "ps", "logs", "stop", "clean")
+#: The options before the command that take a value (``_split_run`` skips them).
+_VALUED_OPTIONS = ("--kernel", "--guest-timeout")
+
+
+def _split_run(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``sctplab [OPTIONS] run ... -- CMD...``: the words up to ``--``, and the command after it (None if
+    this is not ``run`` or there is no ``--``)."""
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if argv[index] in _VALUED_OPTIONS else 1
+    if index < len(argv) and argv[index] == "run" and "--" in argv[index:]:
+        cut = argv.index("--", index)
+        return argv[:cut], argv[cut + 1:]
+    return argv, None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -253,12 +295,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    args, extra = parser.parse_known_args(argv)
+    head, command = _split_run(argv)
+    args, extra = parser.parse_known_args(head)
     if extra:  # settings may follow options: fail path-a --kind flap count=5
         if args.command in ("fail", "impair") and all("=" in word and not word.startswith("-") for word in extra):
             args.settings += extra
+        elif args.command == "run":
+            parser.error(f"unrecognized arguments: {' '.join(extra)} (put the command after --: "
+                         "sctplab run NODE -- CMD...)")
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "run":
+        args.argv = command or []
     try:
         if args.command == "list":
             return _list()

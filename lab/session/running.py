@@ -5,12 +5,14 @@ does every kernel change in the thread that calls it (the process's main
 thread: every netlink socket stays in the thread that made it) until ``down``.
 Other threads hand it their work with :meth:`RunningLab.in_main` and wait for
 the result; the requests that do (:mod:`lab.session.transport`) say which
-methods run there.
+methods run there. The processes ``sctplab run`` starts (:mod:`lab.session.processes`)
+are started there too, and stopped there before the network goes.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from concurrent.futures import Future
@@ -24,8 +26,10 @@ from pydantic import ValidationError
 
 from lab.errors import LabError
 from lab.events import EventKind, EventLog
+from lab.session.processes import Processes
+from lab.session.records import lab_dir
 from lab.session.status import (
-    RATE_WINDOW, FaultStatus, LabInfo, LabStatus, LinkEnd, LinkStatus, RecentEvent, TrafficStatus,
+    RATE_WINDOW, FaultStatus, LabInfo, LabStatus, LinkEnd, LinkStatus, ProcessStatus, RecentEvent, TrafficStatus,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +63,7 @@ class RunningLab:
     """One lab: :meth:`run` in the main thread; the other methods from any thread unless they say so."""
 
     def __init__(self, topology_file: Path, *, tag: str, profile: TimerProfile, rate: float,
-                 scenario: LoadedScenario | None = None, out: Path | None = None) -> None:
+                 scenario: LoadedScenario | None = None, out: Path | None = None, folder: Path | None = None) -> None:
         self.topology_file, self.tag, self.profile, self.rate = topology_file, tag, profile, rate
         self.scenario, self.out = scenario, out
         self._replayed = scenario is None
@@ -78,6 +82,8 @@ class RunningLab:
         self._numbers = itertools.count(1)
         self._net: Network | None = None
         self._pair: EndpointPair | None = None
+        #: what ``sctplab run`` started; their logs go to ``<folder>/processes`` (default: the lab's state folder)
+        self.processes = Processes((folder or lab_dir(tag)) / "processes", mark=f"{tag}:{os.getpid()}")
 
     # -- the main thread --------------------------------------------------------------------------
 
@@ -92,17 +98,22 @@ class RunningLab:
             topology = load_topology(self.topology_file)
             with build(topology, tag=self.tag) as net:
                 self._net = net
-                if not self._replayed and self._work(until=lambda: self._replayed):
-                    return status  # down before the replay
-                with endpoint_pair(net, profile=self.profile, log=self.log) as pair:
-                    self._pair = pair
-                    if self.rate > 0:
-                        pair.start_traffic(rate=self.rate)
-                    self.ready.set()
-                    print(f"lab {self.tag} is up: {topology.name}", flush=True)
-                    self._work()
-                    restored = self.restore(None)
-            self.farewell = f"{restored}; the association is closed and the network removed"
+                try:
+                    if not self._replayed and self._work(until=lambda: self._replayed):
+                        return status  # down before the replay
+                    with endpoint_pair(net, profile=self.profile, log=self.log) as pair:
+                        self._pair = pair
+                        if self.rate > 0:
+                            pair.start_traffic(rate=self.rate)
+                        self.ready.set()
+                        print(f"lab {self.tag} is up: {topology.name}", flush=True)
+                        self._work()
+                        stopped = self.processes.stop_all()
+                        restored = self.restore(None)
+                finally:
+                    self.processes.stop_all()  # on the way out of a failure: before the network goes
+            self.farewell = "; ".join(filter(None, [stopped, restored,
+                                                    "the association is closed and the network removed"]))
         except LabError as err:
             self.failure = self.failure or str(err)
             self.farewell = f"the lab failed: {err}"
@@ -183,6 +194,20 @@ class RunningLab:
         if node not in nodes:
             raise LabError(f"no node {node!r} in topology {self.net.topology.name} (nodes: {', '.join(nodes)})")
         return self.net.netns(str(node))
+
+    # -- processes --------------------------------------------------------------------------------
+
+    def start_process(self, node: str, argv: Sequence[str], *, name: str | None = None,
+                      cwd: str | None = None) -> ProcessStatus:
+        """(Main thread.) Start ``argv`` in ``node``'s namespace (``sctplab run``); its status."""
+        return self.processes.start(node, self.netns(node), argv, name=name, cwd=cwd)
+
+    def stop_process(self, name: str, *, signame: str, grace: float) -> ProcessStatus:
+        """(Any thread but the main one.) Stop the process named ``name``: ``signame``, SIGKILL after ``grace`` s.
+
+        The main thread finds it; the waiting happens here, so the lab answers other requests meanwhile."""
+        process = self.in_main(lambda: self.processes.find(name, self.tag))
+        return self.processes.stop(process, signame=signame, grace=grace)
 
     # -- faults and replay (main thread) ----------------------------------------------------------
 
@@ -269,6 +294,7 @@ class RunningLab:
             faults=tuple(FaultStatus(f.number, f.link, f.fault.describe()) for f in self._faults),
             traffic=self._traffic(time.monotonic()),
             associations=associations,
+            processes=self.processes.statuses(),
             events=tuple(RecentEvent(round(e.at - self.log.start, 3), e.side, e.kind, e.detail)
                          for e in self.log.events()[-_EVENTS:]),
         )

@@ -13,7 +13,11 @@ to render it (:func:`lab.ui.status.render_status`) or to print the JSON
      "traffic": {"rate", "sent", "delivered", "per_peer": {ADDRESS: MSG_PER_S}, "errors": [DETAIL]},
      "associations": {NODE: [{"assoc_id", "state", "local_port", "peer_port", "local": [ADDRESS],
                               "retransmits", "paths": [{"address", "state", "rto_s", "errors", "primary"}]}]},
+     "processes": [{"name", "node", "pid", "status", "returncode", "uptime", "command": [ARG], "log"}],
      "events": ["   SECONDS  SIDE   KIND       DETAIL"]}
+
+``processes`` are the ones ``sctplab run`` started, in start order (ended ones
+too, until ``down``); ``sctplab ps --json`` prints the same list.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from typing import Any, Mapping
 from lab.errors import LabError
 from lab.kernel.sctpproc import Association, RemoteAddress
 
-__all__ = ["LabStatus", "LabInfo", "LinkStatus", "LinkEnd", "FaultStatus", "TrafficStatus", "RecentEvent",
-           "RATE_WINDOW"]
+__all__ = ["LabStatus", "LabInfo", "LinkStatus", "LinkEnd", "FaultStatus", "TrafficStatus", "ProcessStatus",
+           "RecentEvent", "RATE_WINDOW"]
 
 #: Seconds over which the status's messages/s per client address are counted.
 RATE_WINDOW = 2.0
@@ -86,6 +90,33 @@ class TrafficStatus:
 
 
 @dataclass(frozen=True)
+class ProcessStatus:
+    """A process ``sctplab run`` started in a node (:mod:`lab.session.processes`)."""
+
+    name: str
+    node: str
+    pid: int
+    status: str  #: ``running``, ``exit status N``, ``killed by SIGX`` (and why, if it outlived its grace period)
+    returncode: int | None  #: None while it runs; negative: the signal that ended it
+    uptime: float  #: seconds it has run (until it ended), to a tenth
+    command: tuple[str, ...]  #: its argv
+    log: str  #: its output (stdout and stderr), a file the commands read directly
+
+    @property
+    def running(self) -> bool:
+        return self.returncode is None
+
+    def to_json(self) -> dict[str, Any]:
+        plain: dict[str, Any] = _plain(self)
+        return plain
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProcessStatus:
+        """The process :meth:`to_json` wrote (KeyError, TypeError if ``data`` is not one)."""
+        return cls(**{**data, "command": tuple(data["command"])})
+
+
+@dataclass(frozen=True)
 class RecentEvent:
     """One of the lab's last events."""
 
@@ -111,7 +142,8 @@ class RecentEvent:
 @dataclass(frozen=True)
 class LabStatus:
     """A snapshot of a running lab: its links, the faults applied, its traffic, every association in every
-    lab namespace (the kernel's view, :mod:`lab.kernel.sctpproc`) and its last events. ``names`` says which
+    lab namespace (the kernel's view, :mod:`lab.kernel.sctpproc`), the processes ``sctplab run`` started
+    and its last events. ``names`` says which
     node and link each link address belongs to."""
 
     lab: LabInfo
@@ -120,6 +152,7 @@ class LabStatus:
     faults: tuple[FaultStatus, ...]
     traffic: TrafficStatus
     associations: Mapping[str, tuple[Association, ...]]
+    processes: tuple[ProcessStatus, ...]
     events: tuple[RecentEvent, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +175,7 @@ class LabStatus:
                                          "errors": tuple(traffic["errors"])}),
                 associations={node: tuple(_association(assoc) for assoc in assocs)
                               for node, assocs in data["associations"].items()},
+                processes=tuple(ProcessStatus.from_json(process) for process in data["processes"]),
                 events=tuple(RecentEvent.parse(line) for line in data["events"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:

@@ -13,12 +13,20 @@ main thread (:meth:`lab.session.running.RunningLab.in_main`):
 - ``{"op": "restore", "link": L}``: undoes the faults on ``L`` (all if null),
   last applied first, each verified by its snapshot.
 - ``{"op": "shell", ...}``: a shell in a node's namespace (:mod:`lab.session.shell`).
+- ``{"op": "run", "node", "argv": [ARG], "name": NAME or null, "cwd": DIR or null}``:
+  starts a process in the node's namespace (:mod:`lab.session.processes`);
+  answers ``{"process": {...}}`` (a :class:`lab.session.status.ProcessStatus`).
+- ``{"op": "ps"}``: ``{"processes": [{...}]}``, every process started, in start order.
+- ``{"op": "stop", "name", "signal": "SIGTERM", "grace": SECONDS}``: sends the
+  signal to the process's group, SIGKILL after the grace period (the waiting
+  happens in the request's thread); answers ``{"process": {...}}`` as it ended.
 - ``{"op": "replay", "rows", "cols", "color", "live", "step"}``: only for a lab
   started with a scenario (``sctplab replay --keep``): runs it on the lab's
   network first, its live view streamed as ``{"data": BASE64}`` messages
   (``{"data": ...}`` from the command is the ``--step`` Enter), then
   ``{"exit": 0 or 1, "done": true}``; the lab's own association starts after it.
-- ``{"op": "down"}``: restores every fault, closes the association, removes the network.
+- ``{"op": "down"}``: stops every process (last started first), restores every
+  fault, closes the association, removes the network.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import IO, cast
 
 from lab.errors import LabError
 from lab.session.channel import Conversation, Message, Mux, SocketConversation
+from lab.session.processes import DEFAULT_GRACE, DEFAULT_SIGNAL, check_grace, parse_signal, run_request
 from lab.session.running import RunningLab
 
 __all__ = ["Requests", "serve_socket", "serve_console"]
@@ -86,6 +95,17 @@ class Requests:
         if op == "restore":
             link = request.get("link")
             return {"ok": True, "message": lab.in_main(lambda: lab.restore(link if isinstance(link, str) else None))}
+        if op == "run":
+            node, argv, name, cwd = run_request(request)
+            return {"ok": True, "process": lab.in_main(lambda: lab.start_process(node, argv, name=name, cwd=cwd)
+                                                       ).to_json()}
+        if op == "ps":
+            return {"ok": True, "processes": [p.to_json() for p in lab.in_main(lab.processes.statuses)]}
+        if op == "stop":
+            signame = parse_signal(str(request.get("signal") or DEFAULT_SIGNAL))
+            grace = check_grace(request.get("grace", DEFAULT_GRACE))
+            return {"ok": True, "process": lab.stop_process(str(request.get("name")), signame=signame,
+                                                            grace=grace).to_json()}
         raise LabError(f"unknown request {op!r}")
 
 

@@ -1,16 +1,18 @@
-"""``sctplab status``: a running lab's links, faults, traffic and every association's paths."""
+"""``sctplab status``: a running lab's links, faults, traffic, every association's paths and its processes;
+``sctplab ps``: the processes."""
 
 from __future__ import annotations
 
-from typing import Mapping
+import shlex
+from typing import Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lab.session.status import LabStatus
+from lab.session.status import LabStatus, ProcessStatus
 
-__all__ = ["render_status", "enter_hints"]
+__all__ = ["render_status", "enter_hints", "render_processes", "process_lines"]
 
 _STATE_STYLE = {"ACTIVE": "green", "PF": "yellow", "INACTIVE": "red", "UNCONFIRMED": "cyan"}
 
@@ -55,6 +57,8 @@ def render_status(status: LabStatus, *, kernel: str) -> RenderableType:
             parts.append(paths)
     if not any_assoc:
         parts.append(Text("no SCTP associations in the lab's namespaces", style="red"))
+    if status.processes:
+        parts.append(render_processes(status.processes))
     traffic = status.traffic
     line = Text.assemble(("lab traffic ", "bold"), f"{traffic.rate:g} msg/s: sent {traffic.sent}, "
                          f"delivered {traffic.delivered}; arriving now: ")
@@ -67,6 +71,30 @@ def render_status(status: LabStatus, *, kernel: str) -> RenderableType:
         parts.append(Text("recent events (s since up):", style="bold"))
         parts.extend(Text("  " + event.line()) for event in status.events)
     return Group(*parts)
+
+
+def _process_style(process: ProcessStatus) -> str:
+    return "green" if process.running else ("" if process.returncode == 0 else "red")
+
+
+def render_processes(processes: Sequence[ProcessStatus]) -> Table:
+    """The processes ``sctplab run`` started: name, node, pid, status, command."""
+    table = Table(title="processes", title_justify="left", expand=False)
+    for column in ("name", "node", "pid", "status", "command"):
+        table.add_column(column)
+    for process in processes:
+        table.add_row(process.name, process.node, str(process.pid),
+                      Text(process.status, style=_process_style(process)), shlex.join(process.command))
+    return table
+
+
+def process_lines(processes: Sequence[ProcessStatus]) -> list[str]:
+    """``sctplab ps``: a header and a line per process, in columns, the command and log path last."""
+    rows = [("NAME", "NODE", "PID", "STATUS", "UPTIME", "COMMAND", "LOG")]
+    rows += [(p.name, p.node, str(p.pid), p.status, f"{p.uptime:.1f} s", shlex.join(p.command), p.log)
+             for p in processes]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
 
 
 def _oper(state: str) -> str:

@@ -58,12 +58,18 @@ def test_a_lab_in_a_guest_is_driven_from_the_host(guest_lab: Sctplab) -> None:
         assert "198.18.1.1/24" in shell.stdout
         piped = lab.run("shell", "server", stdin="echo node=$SCTPLAB_NODE\nexit 4\n", check=4)
         assert "node=server" in piped.stdout
+        # a process in the guest; its log is read here, on the host (the guest shares the host's files)
+        lab.run("run", "server", "--name", "hi", "--", "sh", "-c", "echo hi from $SCTPLAB_NODE; sleep 1; exit 5")
+        assert lab.run("logs", "hi", "--follow", timeout=60).stdout == "hi from server\n"
+        assert "exit status 5" in lab.run("ps").stdout
+        assert "started sleep " in lab.run("run", "client", "--", "sleep", "1000").stdout
         lab.run("restore", "path-a")
         lab.wait_path_state("client", "198.18.1.2", "ACTIVE", FAILBACK)
         lab.wait_all_delivered(FAILBACK)
         assert lab.status()["traffic"]["errors"] == []
     finally:
-        lab.run("down")
+        down = lab.run("down")
+    assert "stopped 1 process: sleep (killed by SIGTERM)" in down.stdout
     assert not process_alive(record.pid, record.tag) and records() == ([], [])
 
 

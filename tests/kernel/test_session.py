@@ -1,4 +1,5 @@
-"""Kernel tier: a lab that stays up, driven through the CLI (up, status, fail, impair, restore, shell, down, clean).
+"""Kernel tier: a lab that stays up, driven through the CLI (up, status, fail, impair, restore, shell, run, ps,
+logs, stop, down, clean).
 
 Here the kernel can do the lab's work itself (in the guest, the whole session
 runs there), so ``sctplab up`` starts the lab service as a process of this
@@ -7,16 +8,19 @@ kernel; tests/host/ covers a lab whose service runs in a guest.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.kernel import netns
+from lab.kernel.process import MARK_VARIABLE
 from lab.session.records import records
 from lab.wait import wait_until
-from tests.session_helpers import FAILBACK, HEARTBEAT, UNREACHABLE, Sctplab
+from tests.session_helpers import FAILBACK, FAST, HEARTBEAT, UNREACHABLE, Sctplab
 
 pytestmark = [pytest.mark.kernel]
 
@@ -74,6 +78,9 @@ def test_a_lab_stays_up_fails_over_on_command_and_goes_down(tmp_path: Path, monk
         (("fail", "path-a", "--kind", "flap", "count=0"), "count: input should be greater than or equal to 1 (got '0')"),
         (("shell", "router"), "no node 'router' in topology dual-homed (nodes: client, server)"),
         (("restore", "path-c"), "no link 'path-c'"),
+        (("run", "router", "--", "sleep", "1"), "sctplab run: no node 'router' in topology dual-homed (nodes: client, server)"),
+        (("stop", "nope"), "no process 'nope' in lab "),
+        (("logs", "nope"), "no process 'nope' in lab "),
     ],
 )
 def test_bad_commands_say_what_is_wrong_and_change_nothing(args: tuple[str, ...], message: str,
@@ -111,3 +118,90 @@ def test_clean_removes_a_killed_lab_and_only_its_namespaces(tmp_path: Path, monk
         assert "sctplab-unrelated" in netns.names()
     finally:
         netns.remove("sctplab-unrelated")
+
+
+def _marked(tag: str) -> set[int]:
+    """The processes whose environment marks them as lab ``tag``'s."""
+    prefix = f"{MARK_VARIABLE}={tag}:".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(item.startswith(prefix) for item in environ):
+                found.add(int(entry))
+    return found
+
+
+def _ps(lab: Sctplab) -> dict[str, dict[str, Any]]:
+    return {process["name"]: process for process in json.loads(lab.run("ps", "--json").stdout)}
+
+
+def test_processes_run_in_their_nodes_and_go_down_with_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCTPLAB_STATE_DIR", str(tmp_path))
+    lab = Sctplab(tmp_path, "--kernel", "host")
+    lab.run("up", "dual-homed", "--rate", "0")
+    (record,) = records()[0]
+    folder = record.folder / "processes"
+    try:
+        started = lab.run("run", "server", "--", "sleep", "1000").stdout
+        assert "started sleep (pid " in started and ") in node server" in started
+        assert f"log: {folder / 'sleep.log'}" in started
+        lab.run("run", "client", "--name", "hello", "--", "sh", "-c", "echo hello; exit 3")
+        assert "started sleep-2 " in lab.run("run", "client", "--", "sleep", "1000").stdout
+        lab.run("run", "client", "--name", "rto", "--", "cat", "/proc/sys/net/sctp/rto_min")
+        lab.run("run", "server", "--name", "stubborn", "--", "sh", "-c", "trap '' TERM; echo ready; sleep 1000")
+        wait_until(lambda: _ps(lab)["hello"]["returncode"] is not None and _ps(lab)["rto"]["returncode"] is not None,
+                   timeout=30, interval=0.2, what="hello and rto to end (sctplab ps)")
+
+        ps = _ps(lab)
+        assert list(ps) == ["sleep", "hello", "sleep-2", "rto", "stubborn"], "in start order"
+        assert (ps["hello"]["status"], ps["hello"]["returncode"], ps["rto"]["status"]) == ("exit status 3", 3,
+                                                                                       "exit status 0")
+        assert ps["sleep"]["status"] == "running" and ps["sleep"]["returncode"] is None
+        assert [ps[name]["node"] for name in ps] == ["server", "client", "client", "client", "server"]
+        assert ps["hello"]["command"] == ["sh", "-c", "echo hello; exit 3"]
+        assert ps["hello"]["uptime"] < 2.0, "its uptime stops when it ends, not when ps asks"
+        assert ps["sleep"]["log"] == str(folder / "sleep.log")
+        for name, node in (("sleep", "server"), ("sleep-2", "client"), ("stubborn", "server")):
+            pid = ps[name]["pid"]
+            assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns.path_of(f"sctplab-{record.tag}-{node}").stat().st_ino
+        running = {ps[name]["pid"] for name in ("sleep", "sleep-2", "stubborn")}
+        assert running <= _marked(record.tag), "every process carries the lab's mark"
+        table = lab.run("ps").stdout
+        assert table.splitlines()[0].split() == ["NAME", "NODE", "PID", "STATUS", "UPTIME", "COMMAND", "LOG"]
+        assert "exit status 3" in table and "sh -c 'echo hello; exit 3'" in table
+        assert [p["name"] for p in lab.status()["processes"]] == list(ps)
+        assert "processes" in lab.run("status").stdout
+
+        assert lab.run("logs", "hello").stdout == "hello\n"
+        assert int(lab.run("logs", "rto").stdout) == FAST.rto_min, "the lab's timer profile is in effect"
+        lab.run("run", "client", "--name", "counter", "--", "sh", "-c", "echo one; sleep 1; echo two")
+        assert lab.run("logs", "counter", "--follow", timeout=60).stdout == "one\ntwo\n"
+
+        stopped = lab.run("stop", "sleep-2", "--signal", "INT").stdout
+        assert stopped.strip() == f"sleep-2 (pid {ps['sleep-2']['pid']} in node client): killed by SIGINT"
+        wait_until(lambda: lab.run("logs", "stubborn").stdout == "ready\n", timeout=10, interval=0.2,
+                   what="the stubborn process to ignore SIGTERM")
+        assert "killed by SIGKILL (SIGTERM did not end it within its 0.5 s grace)" in lab.run(
+            "stop", "stubborn", "--grace", "0.5").stdout
+        assert "exit status 3" in lab.run("stop", "hello").stdout, "an ended process stays as it ended"
+        for name in ("sleep-2", "stubborn"):
+            assert not os.path.exists(f"/proc/{ps[name]['pid']}")
+        assert _marked(record.tag) == {ps["sleep"]["pid"]}, "stop ends the whole process group"
+
+        refused = lab.run("run", "client", "--name", "sleep", "--", "true", check=2).stderr
+        assert "a process named 'sleep' is running" in refused
+        lab.run("run", "client", "--name", "hello", "--", "sh", "-c", "echo again")  # hello has ended: reused
+        wait_until(lambda: _ps(lab)["hello"]["returncode"] == 0, timeout=10, interval=0.2, what="hello to end again")
+        assert lab.run("logs", "hello").stdout == "again\n"
+        last = lab.run("run", "client", "--name", "last", "--", "sleep", "1000").stdout
+        last_pid = int(last.split("(pid ")[1].split(")")[0])
+    finally:
+        down = lab.run("down")
+    assert "stopped 2 processes: last (killed by SIGTERM), sleep (killed by SIGTERM)" in down.stdout, down.stdout
+    assert _marked(record.tag) == set()
+    assert not os.path.exists(f"/proc/{last_pid}") and not os.path.exists(f"/proc/{ps['sleep']['pid']}")
+    assert _ours(record.tag) == [] and records() == ([], [])

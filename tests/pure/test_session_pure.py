@@ -1,4 +1,5 @@
-"""Pure tier: the session's parsing and framing (command-line settings, /proc/net/sctp, JSON lines, records)."""
+"""Pure tier: the session's parsing and framing (command-line settings, /proc/net/sctp, JSON lines, records,
+the processes' names, signals and arguments)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from lab.errors import ConfigError, LabError
 from lab.kernel.sctpproc import parse
 from lab.session.channel import Conversation, Mux, decode, encode, read_lines
 from lab.session.faultargs import settings
+from lab.session.processes import (
+    check_command, check_grace, check_name, default_name, parse_signal, run_request, stopped_message,
+)
 from lab.session.records import LabRecord, find_lab, records
 from lab.session.running import RunningLab, arrival_rates
-from lab.session.status import LabStatus, RecentEvent
+from lab.session.status import LabStatus, ProcessStatus, RecentEvent
 from lab.session.transport import Requests
 from lab.sctp.traffic import Arrival
-from lab.ui.status import render_status
+from lab.ui.status import process_lines, render_status
 
 ASSOCS = """\
  ASSOC     SOCK   STY SST ST HBKT ASSOC-ID TX_QUEUE RX_QUEUE UID INODE LPORT RPORT LADDRS <-> RADDRS HBINT INS OUTS MAXRT T1X T2X RTXC wmema wmemq sndbuf rcvbuf
@@ -124,6 +128,12 @@ class _OneRequest:
         ({"op": "frobnicate"}, None, "unknown request 'frobnicate'"),
         ({"op": "replay"}, None, "this lab has no scenario left to replay (start one with sctplab replay --keep)"),
         ({"op": "status"}, "no room for the topology", "no room for the topology"),
+        ({"op": "run", "node": "client", "argv": []}, None, "sctplab run: no command given (sctplab run NODE -- CMD...)"),
+        ({"op": "run", "node": "client", "argv": ["sleep"], "name": "../x"}, None,
+         "sctplab run: process name '../x': expected lower-case letters, digits, '.', '_' and '-', starting with a"
+         " letter or digit, at most 64"),
+        ({"op": "stop", "name": "sleep", "signal": "NOPE"}, None,
+         "sctplab stop: --signal 'NOPE': expected a signal name or number, such as TERM, INT, HUP, KILL or 15"),
     ],
 )
 def test_requests_the_lab_cannot_answer_are_refused_with_the_reason(
@@ -177,6 +187,13 @@ def _status_json() -> dict[str, object]:
         "faults": [{"number": 1, "link": "path-a", "what": "blackhole path-a (both)"}],
         "traffic": {"rate": 10, "sent": 50, "delivered": 49, "per_peer": {"198.18.2.1": 10.0}, "errors": []},
         "associations": {"client": [json.loads(json.dumps(asdict(assoc)))]},
+        "processes": [
+            {"name": "sleep", "node": "server", "pid": 4242, "status": "running", "returncode": None, "uptime": 3.5,
+             "command": ["sleep", "1000"], "log": "/var/tmp/sctplab/labs/abc123/processes/sleep.log"},
+            {"name": "hello", "node": "client", "pid": 4243, "status": "exit status 3", "returncode": 3,
+             "uptime": 0.1, "command": ["sh", "-c", "echo hello; exit 3"],
+             "log": "/var/tmp/sctplab/labs/abc123/processes/hello.log"},
+        ],
         "events": ["    4.777  lab    fault      blackhole path-a (both)"],
     }
 
@@ -188,12 +205,20 @@ def test_status_reads_back_to_the_same_json() -> None:
     assert assoc == parse(ASSOCS, REMADDR, tick=0.01)[0], "the associations are sctpproc's own"
     assert status.events == (RecentEvent(4.777, "lab", "fault", "blackhole path-a (both)"),)
     assert status.links[0].ends["server"].address == "198.18.1.2" and status.traffic.per_peer == {"198.18.2.1": 10.0}
+    sleep, hello = status.processes
+    assert sleep == ProcessStatus("sleep", "server", 4242, "running", None, 3.5, ("sleep", "1000"),
+                                  "/var/tmp/sctplab/labs/abc123/processes/sleep.log")
+    assert sleep.running and not hello.running and hello.command == ("sh", "-c", "echo hello; exit 3")
     assert json.dumps(status.to_json()) == json.dumps(data), "the same keys, in the same order"
     assert LabStatus.from_json(status.to_json()) == status
     with pytest.raises(LabError, match="unreadable lab status"):
         LabStatus.from_json({**data, "faults": [{"number": 1}]})
     with pytest.raises(LabError, match="unreadable lab status"):
         LabStatus.from_json({**data, "events": ["?"]})
+    with pytest.raises(LabError, match="unreadable lab status"):
+        LabStatus.from_json({**data, "processes": [{"name": "sleep"}]})
+    with pytest.raises(LabError, match="unreadable lab status"):
+        LabStatus.from_json({key: value for key, value in data.items() if key != "processes"})
 
 
 @pytest.mark.parametrize("event", [
@@ -220,6 +245,141 @@ def test_status_view_shows_paths_faults_and_traffic() -> None:
     assert "lab abc123" in text and "#1 blackhole path-a (both)" in text
     assert "*  198.18.1.2 (server/path-a)  PF" in text
     assert "sent 50, delivered 49; arriving now: 10/s from 198.18.2.1" in text
+    assert "processes" in text
+    assert "│ sleep │ server │ 4242 │ running       │ sleep 1000" in text
+    assert "│ hello │ client │ 4243 │ exit status 3 │ sh -c 'echo hello; exit 3'" in text
+
+
+def test_ps_lines_line_up_with_the_command_and_log_last() -> None:
+    processes = LabStatus.from_json(_status_json()).processes
+    header, sleep, hello = process_lines(processes)
+    assert header.split() == ["NAME", "NODE", "PID", "STATUS", "UPTIME", "COMMAND", "LOG"]
+    assert sleep.startswith("sleep  server  4242  running        3.5 s   sleep 1000  ")
+    assert sleep.endswith("/abc123/processes/sleep.log")
+    assert hello.index("exit status 3") == sleep.index("running") == header.index("STATUS")
+    assert "sh -c 'echo hello; exit 3'" in hello
+
+
+@pytest.mark.parametrize("name", ["sleep", "my-server", "a", "srv.2", "x_y", "0day", "a" * 64])
+def test_process_names_follow_the_rule(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Server", "-x", ".hidden", "a/b", "../x", "a b", "a" * 65, None, 3])
+def test_bad_process_names_are_refused_with_the_rule(name: object) -> None:
+    with pytest.raises(ConfigError, match=r"sctplab run: process name .*: expected lower-case letters, digits"):
+        check_name(name)
+
+
+@pytest.mark.parametrize(
+    "argv, taken, expected",
+    [
+        (["sleep", "1000"], [], "sleep"),
+        (["sleep", "1000"], ["sleep"], "sleep-2"),
+        (["sleep", "1000"], ["sleep", "sleep-2", "hello"], "sleep-3"),
+        (["/usr/bin/python3.11", "-m", "http.server"], [], "python3.11"),
+        (["./My Server"], [], "my-server"),
+        (["/opt/__x__"], [], "x__"),
+        (["/"], [], "process"),
+    ],
+)
+def test_default_names_are_the_programs_made_unique(argv: list[str], taken: list[str], expected: str) -> None:
+    name = default_name(argv, taken)
+    assert name == expected and check_name(name) == name
+
+
+def test_a_command_must_be_given() -> None:
+    assert check_command(["sh", "-c", "exit 3"]) == ["sh", "-c", "exit 3"]
+    for argv in ([], None, "sleep 1", [""], ["sleep", 1]):
+        with pytest.raises(ConfigError, match="sctplab run: "):
+            check_command(argv)
+    with pytest.raises(ConfigError, match=r"no command given \(sctplab run NODE -- CMD...\)"):
+        check_command([])
+
+
+@pytest.mark.parametrize("text, expected", [("TERM", "SIGTERM"), ("sigint", "SIGINT"), ("SIGKILL", "SIGKILL"),
+                                            ("15", "SIGTERM"), ("9", "SIGKILL"), (" hup ", "SIGHUP")])
+def test_signals_by_name_or_number(text: str, expected: str) -> None:
+    assert parse_signal(text) == expected
+
+
+@pytest.mark.parametrize("text", ["FOO", "", "0", "-9", "SIG", "999"])
+def test_bad_signals_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"sctplab stop: --signal .*: expected a signal name or number"):
+        parse_signal(text)
+
+
+def test_grace_is_seconds_at_least_zero() -> None:
+    assert check_grace(0) == 0.0 and check_grace(2.5) == 2.5
+    for grace in (-1, float("nan"), float("inf"), "5", True, None):
+        with pytest.raises(ConfigError, match="sctplab stop: --grace"):
+            check_grace(grace)
+
+
+def test_run_requests_carry_a_node_a_command_and_maybe_a_name() -> None:
+    assert run_request({"node": "server", "argv": ["sleep", "9"], "name": None, "cwd": "/tmp"}) == (
+        "server", ["sleep", "9"], None, "/tmp")
+    assert run_request({"node": "client", "argv": ["sleep", "9"], "name": "nap"})[2] == "nap"
+    with pytest.raises(LabError, match="expected a node name"):
+        run_request({"argv": ["sleep"]})
+    with pytest.raises(LabError, match="process name 'Nap'"):
+        run_request({"node": "client", "argv": ["sleep"], "name": "Nap"})
+
+
+def test_down_says_which_processes_it_stopped_and_how_they_ended() -> None:
+    assert stopped_message([("server", "killed by SIGTERM"), ("client", "exit status 0")]) == (
+        "stopped 2 processes: server (killed by SIGTERM), client (exit status 0)")
+    assert stopped_message([("server", "killed by SIGKILL")]) == "stopped 1 process: server (killed by SIGKILL)"
+    assert stopped_message([]) == ""
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["run", "client", "--name", "srv", "--", "sleep", "--name", "x"], (None, "client", ["sleep", "--name", "x"], "srv")),
+        (["--kernel", "host", "run", "--lab", "abc123", "server", "--", "sh", "-c", "exit 3"],
+         ("abc123", "server", ["sh", "-c", "exit 3"], None)),
+        (["run", "--name", "nap", "client", "--lab", "abc123", "--", "sleep", "--", "1"],
+         ("abc123", "client", ["sleep", "--", "1"], "nap")),
+    ],
+)
+def test_run_takes_the_command_after_the_double_dash(argv: list[str], expected: tuple[object, ...],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.session.commands
+    from lab.cli import main
+
+    called: list[tuple[object, ...]] = []
+
+    def run(tag: str | None, node: str, argv: list[str], *, name: str | None) -> int:
+        called.append((tag, node, argv, name))
+        return 0
+
+    monkeypatch.setattr(lab.session.commands, "run", run)
+    assert main(argv) == 0 and called == [expected]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "client"], "sctplab run: no command given (sctplab run NODE -- CMD...)"),
+        (["run", "client", "--"], "sctplab run: no command given"),
+        (["run", "client", "sleep", "1"], "unrecognized arguments: sleep 1 (put the command after --"),
+        (["run", "client", "--name", "Big", "--", "sleep", "1"], "sctplab run: process name 'Big': expected"),
+        (["stop", "sleep", "--signal", "NOPE"], "sctplab stop: --signal 'NOPE': expected a signal name"),
+        (["stop", "sleep", "--grace", "-1"], "sctplab stop: --grace -1.0: expected seconds >= 0"),
+    ],
+)
+def test_bad_process_commands_are_refused_before_asking_a_lab(argv: list[str], message: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from lab.cli import main
+
+    monkeypatch.setenv("SCTPLAB_STATE_DIR", str(tmp_path))  # no lab is up: a check that came too late says so
+    try:
+        code = main(argv)
+    except SystemExit as done:  # argparse's own errors
+        code = done.code  # type: ignore[assignment]
+    assert code == 2 and message in capsys.readouterr().err
 
 
 def test_doctor_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
