@@ -1,0 +1,92 @@
+"""Kernel tier: the user's own applications in scenario runs.
+
+- A deliberately misconfigured server (bound to one address only) fails its scenario, and the failure names
+  the finding, the addresses and the pcap with packet numbers.
+- A run with applications in it killed by SIGINT, SIGTERM or SIGKILL leaves no application process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Imported before any inner session: pytester forgets modules an inner run imported, and numpy
+# (under matplotlib) cannot be imported twice in one process.
+import lab.scenario.reporting  # noqa: F401
+from lab.kernel.process import MARK_VARIABLE
+from lab.wait import wait_until
+
+pytestmark = [pytest.mark.kernel]
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "--lab-kernel=host"
+MISCONFIGURED = ROOT / "tests" / "kernel" / "applications" / "single-address-server.yaml"
+
+
+def test_a_server_bound_to_one_address_fails_with_the_finding_named(pytester: pytest.Pytester) -> None:
+    shutil.copytree(ROOT / "topologies", pytester.path / "topologies")
+    (pytester.path / "scenarios").mkdir()
+    shutil.copy(MISCONFIGURED, pytester.path / "scenarios" / MISCONFIGURED.name)
+    result = pytester.runpytest_inprocess(HOST, "--lab-require-kernel", "scenarios")
+    result.assert_outcomes(failed=1)
+    folder = pytester.path / "artifacts" / "scenarios" / "single-address-server"
+    result.stdout.fnmatch_lines([
+        "scenario single-address-server (*single-address-server.yaml) failed:",
+        "  finding single-homed-end: expected *; saw the server advertised only 198.18.1.2 *not 198.18.2.2; see path-a-*.pcap #*",
+    ])
+    report = json.loads((folder / "report.json").read_text())
+    failed = [c["name"] for c in report["checks"] if not c["passed"]]
+    assert "finding single-homed-end" in failed and "failover to path-b" in failed, failed
+
+
+def _marked(owner_pid: int) -> list[int]:
+    """Processes carrying the lab's mark of the run in process ``owner_pid``."""
+    found = []
+    needle = f"{MARK_VARIABLE}=".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(needle) and item.endswith(f":{owner_pid}".encode()):
+                found.append(int(entry))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an orphan's zombie waiting for the guest's init to reap it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_killing_the_runner_leaves_no_application(signum: signal.Signals, tmp_path: Path) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "lab", "--kernel", "host", "replay", str(ROOT / "scenarios" / "iperf3-primary-blackhole.yaml"),
+         "--out", str(tmp_path / "run")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "SCTPLAB_LIVE": "0"})
+    try:
+        wait_until(lambda: len(_marked(runner.pid)) >= 2 or runner.poll() is not None, timeout=60, what="both iperf3 processes")
+        apps = _marked(runner.pid)
+        shown = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in apps}
+        assert len(apps) >= 2, f"{shown}: " + runner.communicate()[0].decode(errors="replace")[-2000:]
+        runner.send_signal(signum)
+        runner.wait(timeout=60)
+        wait_until(lambda: not _marked(runner.pid), timeout=10, what=f"no application left after {signum.name}")
+        assert not [pid for pid in apps if _running(pid)]
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
