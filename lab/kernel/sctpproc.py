@@ -9,13 +9,14 @@ remote address's path state as the kernel keeps it. Read them with
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.model.protocol import PATH_STATES
 
 __all__ = ["RemoteAddress", "Association", "SCTP_STATES", "parse", "read_associations", "parse_endpoints",
-           "read_endpoints"]
+           "read_endpoints", "socket_inodes"]
 
 #: enum sctp_state (include/net/sctp/constants.h), the ``ST`` column of ``assocs``. SCTP_STATUS
 #: reports these plus one (lab.sctp.structs.SSTAT_STATES).
@@ -50,6 +51,7 @@ class Association:
     paths: tuple[RemoteAddress, ...]
     hb_interval_s: float = 0.0  # HBINT
     max_retrans: int = 0  # MAXRT: association_max_retrans, as the association uses it
+    inode: int = 0  # INODE: the socket's inode, as /proc/<pid>/fd shows it (socket:[INODE]) in its owner
 
 
 def _addresses(tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -97,6 +99,7 @@ def parse(assocs: str, remaddr: str, *, tick: float) -> list[Association]:
             ),
             hb_interval_s=hb_interval,
             max_retrans=max_retrans,
+            inode=int(tokens[10]) if tokens[10].isdigit() else 0,
         ))
     return found
 
@@ -128,3 +131,20 @@ def read_endpoints() -> dict[int, tuple[str, ...]]:
         return parse_endpoints((_PROC / "eps").read_text())
     except FileNotFoundError:
         return {}
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets process ``pid`` holds open (empty if it is gone or not ours to read)."""
+    found: set[int] = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return found
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(int(target[8:-1]))
+    return found

@@ -1,6 +1,6 @@
 """The processes a running lab runs in its nodes: ``sctplab run``, ``ps``, ``logs``, ``stop``.
 
-A lab's :class:`Processes` keeps every :class:`lab.kernel.process.NodeProcess`
+A lab's :class:`LabProcesses` keeps every :class:`lab.kernel.process.NodeProcess`
 that ``sctplab run`` started, in start order, ended ones too, until ``down``
 stops those still running (last started first) before the network goes. The
 lab's main thread starts them (a process dies with the thread that started
@@ -27,9 +27,10 @@ from typing import Mapping, Sequence
 
 from lab.errors import ConfigError, LabError
 from lab.kernel.process import NodeProcess, describe_status
+from lab.kernel.sctpproc import socket_inodes
 from lab.session.status import ProcessStatus
 
-__all__ = ["Processes", "NAME_RULE", "DEFAULT_SIGNAL", "DEFAULT_GRACE", "check_name", "check_command",
+__all__ = ["LabProcesses", "NAME_RULE", "DEFAULT_SIGNAL", "DEFAULT_GRACE", "check_name", "check_command",
            "default_name", "parse_signal", "check_grace", "run_request", "unknown_process", "stopped_message"]
 
 #: What a process name may be.
@@ -118,12 +119,15 @@ def outcome(process: NodeProcess) -> str:
     return text
 
 
-def status_of(process: NodeProcess, now: float) -> ProcessStatus:
+def status_of(process: NodeProcess, now: float, sockets: Mapping[int, int] | None = None) -> ProcessStatus:
+    """Its status; ``sockets`` (socket inode -> association id, of its node) names the associations it holds."""
     code = process.returncode  # first: it records when the process ended
     until = process.ended if process.ended is not None else now
+    held = sorted(sockets[inode] for inode in socket_inodes(process.pid) if inode in sockets) if (
+        sockets and code is None) else []
     return ProcessStatus(name=process.name, node=process.node, pid=process.pid, status=outcome(process),
                          returncode=code, uptime=round(until - process.started, 1), command=tuple(process.argv),
-                         log=str(process.log))
+                         log=str(process.log), associations=tuple(held))
 
 
 def _note_end(process: NodeProcess) -> None:
@@ -132,7 +136,7 @@ def _note_end(process: NodeProcess) -> None:
     process.returncode  # noqa: B018 (records when it ended)
 
 
-class Processes:
+class LabProcesses:
     """The processes of one lab, by name in start order. :meth:`start` and :meth:`stop_all` in the main thread."""
 
     def __init__(self, folder: Path, *, mark: str) -> None:
@@ -171,9 +175,10 @@ class Processes:
         except KeyError:
             raise unknown_process(name, list(self._all), tag) from None
 
-    def statuses(self) -> tuple[ProcessStatus, ...]:
+    def statuses(self, sockets: Mapping[str, Mapping[int, int]] | None = None) -> tuple[ProcessStatus, ...]:
+        """Each process's status; ``sockets``: per node, socket inode -> association id (see :func:`status_of`)."""
         now = time.monotonic()
-        return tuple(status_of(process, now) for process in self._all.values())
+        return tuple(status_of(process, now, (sockets or {}).get(process.node)) for process in self._all.values())
 
     @staticmethod
     def stop(process: NodeProcess, *, signame: str, grace: float) -> ProcessStatus:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from lab.errors import LabError
 from lab.events import EventKind, EventLog
-from lab.session.processes import Processes
+from lab.session.processes import LabProcesses
 from lab.session.records import lab_dir
 from lab.session.status import (
     RATE_WINDOW, FaultStatus, LabInfo, LabStatus, LinkEnd, LinkStatus, ProcessStatus, RecentEvent, TrafficStatus,
@@ -83,7 +83,7 @@ class RunningLab:
         self._net: Network | None = None
         self._pair: EndpointPair | None = None
         #: what ``sctplab run`` started; their logs go to ``<folder>/processes`` (default: the lab's state folder)
-        self.processes = Processes((folder or lab_dir(tag)) / "processes", mark=f"{tag}:{os.getpid()}")
+        self.processes = LabProcesses((folder or lab_dir(tag)) / "processes", mark=f"{tag}:{os.getpid()}")
 
     # -- the main thread --------------------------------------------------------------------------
 
@@ -294,7 +294,8 @@ class RunningLab:
             faults=tuple(FaultStatus(f.number, f.link, f.fault.describe()) for f in self._faults),
             traffic=self._traffic(time.monotonic()),
             associations=associations,
-            processes=self.processes.statuses(),
+            processes=self.processes.statuses({node: {a.inode: a.assoc_id for a in assocs}
+                                               for node, assocs in associations.items()}),
             events=tuple(RecentEvent(round(e.at - self.log.start, 3), e.side, e.kind, e.detail)
                          for e in self.log.events()[-_EVENTS:]),
         )

@@ -13,7 +13,8 @@ to render it (:func:`lab.ui.status.render_status`) or to print the JSON
      "traffic": {"rate", "sent", "delivered", "per_peer": {ADDRESS: MSG_PER_S}, "errors": [DETAIL]},
      "associations": {NODE: [{"assoc_id", "state", "local_port", "peer_port", "local": [ADDRESS],
                               "retransmits", "paths": [{"address", "state", "rto_s", "errors", "primary"}]}]},
-     "processes": [{"name", "node", "pid", "status", "returncode", "uptime", "command": [ARG], "log"}],
+     "processes": [{"name", "node", "pid", "status", "returncode", "uptime", "command": [ARG], "log",
+                    "associations": [ASSOC_ID]}],
      "events": ["   SECONDS  SIDE   KIND       DETAIL"]}
 
 ``processes`` are the ones ``sctplab run`` started, in start order (ended ones
@@ -101,6 +102,7 @@ class ProcessStatus:
     uptime: float  #: seconds it has run (until it ended), to a tenth
     command: tuple[str, ...]  #: its argv
     log: str  #: its output (stdout and stderr), a file the commands read directly
+    associations: tuple[int, ...] = ()  #: ids of the associations its sockets hold (in its node's namespace)
 
     @property
     def running(self) -> bool:
@@ -113,7 +115,8 @@ class ProcessStatus:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessStatus:
         """The process :meth:`to_json` wrote (KeyError, TypeError if ``data`` is not one)."""
-        return cls(**{**data, "command": tuple(data["command"])})
+        return cls(**{**data, "command": tuple(data["command"]),
+                      "associations": tuple(data.get("associations", ()))})
 
 
 @dataclass(frozen=True)

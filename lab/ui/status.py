@@ -40,12 +40,15 @@ def render_status(status: LabStatus, *, kernel: str) -> RenderableType:
         links.add_row(link.name, *ends, "\n".join(faults_on.get(link.name, [])) or "-")
     parts.append(links)
     any_assoc = False
+    owners = {(p.node, assoc_id): p.name for p in status.processes for assoc_id in p.associations}
     for node, assocs in status.associations.items():
         for assoc in assocs:
             any_assoc = True
+            owner = owners.get((node, assoc.assoc_id))
             parts.append(Text.assemble(
                 (f"{node}", "bold"), f"  association {assoc.assoc_id} ", (assoc.state, "bold"),
                 f"  port {assoc.local_port} -> {assoc.peer_port}  retransmissions {assoc.retransmits}",
+                (f"  process {owner}", "bold cyan") if owner else "",
             ))
             paths = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
             for column in ("", "remote address", "state", "rto", "errors"):
@@ -78,13 +81,14 @@ def _process_style(process: ProcessStatus) -> str:
 
 
 def render_processes(processes: Sequence[ProcessStatus]) -> Table:
-    """The processes ``sctplab run`` started: name, node, pid, status, command."""
+    """The processes ``sctplab run`` started: name, node, pid, status, the associations it holds, command."""
     table = Table(title="processes", title_justify="left", expand=False)
-    for column in ("name", "node", "pid", "status", "command"):
+    for column in ("name", "node", "pid", "status", "associations", "command"):
         table.add_column(column)
     for process in processes:
         table.add_row(process.name, process.node, str(process.pid),
-                      Text(process.status, style=_process_style(process)), shlex.join(process.command))
+                      Text(process.status, style=_process_style(process)),
+                      ", ".join(map(str, process.associations)) or "-", shlex.join(process.command))
     return table
 
 

@@ -189,10 +189,11 @@ def _status_json() -> dict[str, object]:
         "associations": {"client": [json.loads(json.dumps(asdict(assoc)))]},
         "processes": [
             {"name": "sleep", "node": "server", "pid": 4242, "status": "running", "returncode": None, "uptime": 3.5,
-             "command": ["sleep", "1000"], "log": "/var/tmp/sctplab/labs/abc123/processes/sleep.log"},
+             "command": ["sleep", "1000"], "log": "/var/tmp/sctplab/labs/abc123/processes/sleep.log",
+             "associations": [7]},
             {"name": "hello", "node": "client", "pid": 4243, "status": "exit status 3", "returncode": 3,
              "uptime": 0.1, "command": ["sh", "-c", "echo hello; exit 3"],
-             "log": "/var/tmp/sctplab/labs/abc123/processes/hello.log"},
+             "log": "/var/tmp/sctplab/labs/abc123/processes/hello.log", "associations": []},
         ],
         "events": ["    4.777  lab    fault      blackhole path-a (both)"],
     }
@@ -207,7 +208,7 @@ def test_status_reads_back_to_the_same_json() -> None:
     assert status.links[0].ends["server"].address == "198.18.1.2" and status.traffic.per_peer == {"198.18.2.1": 10.0}
     sleep, hello = status.processes
     assert sleep == ProcessStatus("sleep", "server", 4242, "running", None, 3.5, ("sleep", "1000"),
-                                  "/var/tmp/sctplab/labs/abc123/processes/sleep.log")
+                                  "/var/tmp/sctplab/labs/abc123/processes/sleep.log", (7,))
     assert sleep.running and not hello.running and hello.command == ("sh", "-c", "echo hello; exit 3")
     assert json.dumps(status.to_json()) == json.dumps(data), "the same keys, in the same order"
     assert LabStatus.from_json(status.to_json()) == status
@@ -246,8 +247,8 @@ def test_status_view_shows_paths_faults_and_traffic() -> None:
     assert "*  198.18.1.2 (server/path-a)  PF" in text
     assert "sent 50, delivered 49; arriving now: 10/s from 198.18.2.1" in text
     assert "processes" in text
-    assert "│ sleep │ server │ 4242 │ running       │ sleep 1000" in text
-    assert "│ hello │ client │ 4243 │ exit status 3 │ sh -c 'echo hello; exit 3'" in text
+    assert "│ sleep │ server │ 4242 │ running       │ 7            │ sleep 1000" in text
+    assert "│ hello │ client │ 4243 │ exit status 3 │ -            │ sh -c 'echo hello; exit 3'" in text
 
 
 def test_ps_lines_line_up_with_the_command_and_log_last() -> None:
