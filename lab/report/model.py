@@ -136,6 +136,19 @@ class HeartbeatRecord:
 
 
 @dataclass(frozen=True)
+class AssociationRecord:
+    """An association the kernel of ``node`` showed (/proc/net/sctp), matched to the wire's by ports: its
+    verification tags there (None: the capture did not show them), and the peer addresses the kernel kept."""
+
+    node: str
+    assoc_id: int
+    local_port: int
+    peer_port: int
+    peers: tuple[str, ...]
+    tags: tuple[int | None, int | None] | None = None  #: (client's tag, server's tag) on the wire
+
+
+@dataclass(frozen=True)
 class Counts:
     """What became of the test messages."""
 
@@ -198,6 +211,7 @@ class Report:
     checks: tuple[Check, ...] = ()
     heartbeats: tuple[HeartbeatRecord, ...] = ()
     init: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    associations: tuple[AssociationRecord, ...] = ()  #: runs of applications: every association found
     artifacts: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lab.judge import (association_lost, captures_complete, data_moved, delivery, init_advertised, no_abort,
                        no_application_error, no_data, path_state_seen, stall_within, wire_stall_within)
-from lab.judge.check import fails
+from lab.judge.check import fails, holds
 from lab.evidence.wire import Wire
 from lab.judge.findings import find
 from lab.kernel.process import describe_status, tail
@@ -136,6 +136,11 @@ def judge(run: Run) -> Judgement:
     if run.pair is not None or run.lab_end is not None:
         out.checks.append(no_application_error(run.log, allowed=expect.application_errors, where=ev.timeline))
     _applications(run, out)
+    if run.watcher is not None:
+        shown = run.watcher.timers("client", ev.server)
+        out.checks.append(holds("kernel timers", "the timers behind the windows, as the client's kernel showed them"
+                                " (an application may set its own)", ", ".join(f"{k}={v}" for k, v in shown.items())
+                                or "no association seen", ev.timeline))
     if run.pair is None:  # the user's applications: what the wire shows while the run lasted (stopping them at its
         # end may abort their association, which is no finding)
         allowed, wire = set(expect.findings), ev.wire

@@ -6,8 +6,8 @@ import platform
 from pathlib import Path
 
 from lab.kernel.caps import in_guest
-from lab.report.model import (Counts, DataSeries, HeartbeatRecord, PathRef, Report, StallRecord, StateChange,
-                              StepRecord, bucket_counts)
+from lab.report.model import (AssociationRecord, Counts, DataSeries, HeartbeatRecord, PathRef, Report, StallRecord,
+                              StateChange, StepRecord, bucket_counts)
 from lab.report.timeline import render_timeline
 from lab.scenario.judge import Judgement
 from lab.scenario.runner import Run
@@ -20,6 +20,21 @@ BUCKET = 0.1
 
 def _kernel() -> str:
     return f"Linux {platform.release()}" + (" (User-Mode Linux guest)" if in_guest() else "")
+
+
+def _associations(run: Run) -> tuple[AssociationRecord, ...]:
+    """Every association the kernel showed in the run (black-box), matched to the wire's by their ports."""
+    watcher = run.watcher
+    if watcher is None:
+        return ()
+    on_wire = {frozenset((a.client_port, a.server_port)): a for a in run.evidence.wire.associations()}
+    out = []
+    for (node, assoc_id), assoc in sorted(watcher.associations.items()):
+        seen = on_wire.get(frozenset((assoc.local_port, assoc.peer_port)))
+        out.append(AssociationRecord(node, assoc_id, assoc.local_port, assoc.peer_port,
+                                     tuple(path.address for path in assoc.paths),
+                                     None if seen is None else (seen.client_tag, seen.server_tag)))
+    return tuple(out)
 
 
 def build_report(run: Run, judgement: Judgement) -> Report:
@@ -73,6 +88,7 @@ def build_report(run: Run, judgement: Judgement) -> Report:
         heartbeats=tuple(HeartbeatRecord(src, dst, count.sent, count.acked)
                          for (src, dst), count in sorted(wire.heartbeat_matrix().items())),
         init={"client": handshake.init_addresses, "server": handshake.init_ack_addresses},
+        associations=_associations(run),
         artifacts={"timeline": "timeline.png", "path states": "timeline.json",
                    **({"messages": "messages.jsonl"} if delivery is not None else {}),
                    **{f"{side} log": app.log.name for side, app in run.apps.items()},

@@ -4,7 +4,10 @@ Only objects carrying the lab's marks are touched: labs recorded under the
 state root (:mod:`lab.session.records`; running ones are brought down),
 network namespaces named ``sctplab-<tag>-<node>`` whose building process is
 gone (their veth interfaces go with them; a live run's are kept), and guest
-exchange directories ``/var/tmp/sctplab-guest-*`` no guest uses any more.
+exchange directories ``/var/tmp/sctplab-guest-*`` no guest uses any more,
+and processes the lab started (applications, their setup and checks) whose
+lab is gone: recognised by their mark (:data:`~lab.kernel.process.MARK_VARIABLE`
+in their environment, naming the lab's process), never by name.
 """
 
 from __future__ import annotations
@@ -12,18 +15,27 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 from lab.kernel import netns
+from lab.kernel.process import MARK_VARIABLE
 from lab.kernel.network import NETNS_PREFIX, OWNERS, owner_of
 from lab.session.control import bring_down
 from lab.session.records import process_alive, records
 
-__all__ = ["clean", "EXCHANGE_GLOB"]
+__all__ = ["clean", "orphans", "end_orphans", "EXCHANGE_GLOB"]
 
 EXCHANGE_GLOB = "sctplab-guest-*"
 _EXCHANGE_ROOT = Path("/var/tmp")
 _TAGGED = re.compile(re.escape(NETNS_PREFIX) + r"([0-9a-f]{6})-")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
 
 
 def _cmdlines() -> list[bytes]:
@@ -35,6 +47,40 @@ def _cmdlines() -> list[bytes]:
             except OSError:
                 pass
     return out
+
+
+def orphans() -> list[tuple[int, int]]:
+    """(pid, owner pid) of each process carrying the lab's mark whose owner is gone."""
+    needle = f"{MARK_VARIABLE}=".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(needle):
+                owner = item[len(needle):].rpartition(b":")[2]
+                if owner.isdigit() and not Path(f"/proc/{int(owner)}").exists():
+                    found.append((int(entry), int(owner)))
+    return found
+
+
+def end_orphans(*, dry_run: bool = False) -> list[str]:
+    """Kill (or with ``dry_run`` only list) each process of :func:`orphans`; one line per process."""
+    done = []
+    for pid, owner in orphans():
+        command = _cmdline(pid)
+        if not dry_run:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+        done.append(f"{'would kill' if dry_run else 'killed'} process {pid} ({command}), started by the lab's"
+                    f" process {owner}, which is gone")
+    return done
 
 
 def clean(*, dry_run: bool = False) -> list[str]:
@@ -71,6 +117,7 @@ def clean(*, dry_run: bool = False) -> list[str]:
             done.append(f"{verb} network namespace {name}")
         if not dry_run:
             (OWNERS / tag).unlink(missing_ok=True)
+    done += end_orphans(dry_run=dry_run)
     running = _cmdlines()
     for folder in sorted(_EXCHANGE_ROOT.glob(EXCHANGE_GLOB)):
         if any(str(folder).encode() in cmdline for cmdline in running):

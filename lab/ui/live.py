@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console, Group
@@ -158,7 +159,7 @@ class LiveView:
 
     def _traffic(self, run: Run, now: float) -> Text:
         if run.pair is None:  # the user's applications: how each runs (the wire tells the rest, afterwards)
-            apps = "  ".join(f"{side}: {app.status()}" for side, app in run.apps.items())
+            apps = "  ".join(f"{side}: {app.status()} ({_last_line(app.log)})" for side, app in run.apps.items())
             sent = f"lab client sent {run.lab_end.sent}  " if isinstance(run.lab_end, Client) else ""
             return Text.assemble(sent, apps, (f"  app errors {len(run.log.errors())}",
                                               "bold red" if run.log.errors() else ""))
@@ -186,3 +187,14 @@ class LiveView:
     def _events(self) -> Text:
         with self._lock:
             return Text("\n".join(self.events), style="dim")
+
+
+def _last_line(log: Path) -> str:
+    """The last line an application wrote (its log streams into the live view a line at a time)."""
+    try:
+        with open(log, "rb") as out:
+            out.seek(max(0, out.seek(0, 2) - 200))
+            lines = out.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return "no output"
+    return lines[-1][:60] if lines else "no output yet"
