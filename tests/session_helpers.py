@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -24,6 +26,8 @@ HEARTBEAT = heartbeat_window(FAST, tick=kernel_tick())
 UNREACHABLE = unreachable_window(FAST, tick=kernel_tick())
 FAILBACK = failback_window(FAST, tick=kernel_tick())
 _POLL = 0.2
+#: The commands :meth:`Sctplab.run` runs in the test's own process: they only talk to a running lab.
+IN_PROCESS = ("status", "fail", "impair", "restore", "run", "ps", "logs", "stop")
 
 
 class Sctplab:
@@ -36,13 +40,41 @@ class Sctplab:
 
     def run(self, *args: str, check: int | None = 0, timeout: float = 240, stdin: str | None = None
             ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "lab", *self.extra, *args], env=self.env, cwd=PROJECT,
-                              capture_output=True, text=True, timeout=timeout,
-                              input=stdin if stdin is not None else "")
+        """``sctplab ARGS``: the commands that only talk to a running lab run in this process (a Python start
+        costs seconds in the guest kernel), the others (up, down, shell, clean, replay) as a process of their own."""
+        if args and args[0] in IN_PROCESS and stdin is None:
+            done = self._in_process(list(args))
+        else:
+            done = subprocess.run([sys.executable, "-m", "lab", *self.extra, *args], env=self.env, cwd=PROJECT,
+                                  capture_output=True, text=True, timeout=timeout,
+                                  input=stdin if stdin is not None else "")
         if check is not None:
             assert done.returncode == check, (f"sctplab {' '.join(args)} exited {done.returncode}, expected {check}\n"
                                               f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}")
         return done
+
+    def _in_process(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        from lab.cli import main
+
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)  # logs writes bytes to .buffer
+        err = io.StringIO()
+        saved = {key: os.environ.get(key) for key in self.env}
+        os.environ.update(self.env)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main([*self.extra, *args])
+                except SystemExit as leaving:  # argparse refusing the arguments
+                    code = leaving.code if isinstance(leaving.code, int) else 2
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        out.flush()
+        raw = out.buffer.getvalue()  # type: ignore[attr-defined]
+        return subprocess.CompletedProcess(["sctplab", *args], code, raw.decode(errors="replace"), err.getvalue())
 
     def status(self) -> dict[str, Any]:
         """``sctplab status --json``, checked to be a whole :class:`LabStatus` (it reads back to the same JSON)."""

@@ -50,6 +50,7 @@ from typing import IO, Iterator, Sequence
 
 from lab.errors import KernelError
 from lab.kernel import netns
+from lab.kernel.process import MARK_VARIABLE
 from lab.kernel.network import Network
 from lab.wait import POLL_INTERVAL, wait_until
 
@@ -229,6 +230,7 @@ class _Tcpdump:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # a terminal's Ctrl-C must not stop it behind our back
+                env={**os.environ, MARK_VARIABLE: f"capture:{os.getpid()}"},  # sctplab clean ends it if we die
             )
         except OSError as err:
             raise KernelError(f"capture at {point.name}: cannot run {_shell(argv)}: {err}") from err

@@ -20,7 +20,10 @@ import pytest
 # Imported before any inner session: pytester forgets modules an inner run imported, and numpy
 # (under matplotlib) cannot be imported twice in one process.
 import lab.scenario.reporting  # noqa: F401
+from lab.kernel import netns
+from lab.kernel.network import owner_of
 from lab.kernel.process import MARK_VARIABLE
+from lab.session.clean import clean
 from lab.wait import wait_until
 
 pytestmark = [pytest.mark.kernel]
@@ -73,20 +76,38 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_killing_the_runner_leaves_no_application(signum: signal.Signals, tmp_path: Path) -> None:
+    """No application outlives the run, however it ends; after SIGTERM or SIGKILL (no cleanup of our own runs),
+    sctplab clean removes what is left (captures, namespaces) by the lab's marks."""
     runner = subprocess.Popen(
         [sys.executable, "-m", "lab", "--kernel", "host", "replay", str(ROOT / "scenarios" / "iperf3-primary-blackhole.yaml"),
          "--out", str(tmp_path / "run")],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "SCTPLAB_LIVE": "0"})
+
+    def applications() -> list[int]:
+        return [pid for pid in _marked(runner.pid) if _command(pid).startswith("iperf3")]
+
     try:
-        wait_until(lambda: len(_marked(runner.pid)) >= 2 or runner.poll() is not None, timeout=60, what="both iperf3 processes")
-        apps = _marked(runner.pid)
-        shown = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in apps}
-        assert len(apps) >= 2, f"{shown}: " + runner.communicate()[0].decode(errors="replace")[-2000:]
+        wait_until(lambda: len(applications()) >= 2 or runner.poll() is not None, timeout=60,
+                   what="both iperf3 processes")
+        apps = applications()
+        assert len(apps) >= 2, f"{apps}: " + runner.communicate()[0].decode(errors="replace")[-2000:]
         runner.send_signal(signum)
         runner.wait(timeout=60)
-        wait_until(lambda: not _marked(runner.pid), timeout=10, what=f"no application left after {signum.name}")
+        wait_until(lambda: not applications(), timeout=10, what=f"no application left after {signum.name}")
         assert not [pid for pid in apps if _running(pid)]
     finally:
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+    left = [name for name in netns.names() if name.startswith("sctplab-") and owner_of(name.split("-")[1]) == runner.pid]
+    assert bool(left) == (signum != signal.SIGINT), f"after {signum.name} the run's namespaces: {left}"
+    clean()
+    assert not [pid for pid in _marked(runner.pid) if _running(pid)], "sctplab clean leaves none of the run's processes"
+    assert not set(left) & set(netns.names())
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

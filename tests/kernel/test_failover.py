@@ -90,7 +90,8 @@ def test_primary_fault_fails_over_and_back_without_application_error(
                                   what="the client to declare its primary unreachable")
             except WaitTimeout:
                 pass  # expect_kernel_reported below says what the kernel did instead
-        restore_at = time.monotonic()
+            # the restore starts now: the path may come back (a heartbeat answered) while it is still being undone
+            restore_at = time.monotonic()
         pair.wait_arrival_from(client_primary, after_seq=pair.client.sent,
                                timeout=failback_window(profile, tick=tick).high)
         report = pair.stop_traffic()
