@@ -3,11 +3,12 @@
 Only objects carrying the lab's marks are touched: labs recorded under the
 state root (:mod:`lab.session.records`; running ones are brought down),
 network namespaces named ``sctplab-<tag>-<node>`` whose building process is
-gone (their veth interfaces go with them; a live run's are kept), and guest
-exchange directories ``/var/tmp/sctplab-guest-*`` no guest uses any more,
-and processes the lab started (applications, their setup and checks) whose
-lab is gone: recognised by their mark (:data:`~lab.kernel.process.MARK_VARIABLE`
-in their environment, naming the lab's process), never by name.
+gone (their veth interfaces go with them; a live run's are kept), processes
+the lab started (applications, their setup and checks, captures) whose lab
+process is gone, recognised by their mark (:data:`~lab.kernel.process.MARK_VARIABLE`
+in their environment), never by name, and, on the host only, guest exchange
+directories ``/var/tmp/sctplab-guest-*`` no guest uses any more (a guest
+cannot see which guests still run).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import signal
 from pathlib import Path
 
 from lab.kernel import netns
+from lab.kernel.caps import in_guest
 from lab.kernel.process import MARK_VARIABLE
 from lab.kernel.network import NETNS_PREFIX, OWNERS, owner_of
 from lab.session.control import bring_down
@@ -118,6 +120,8 @@ def clean(*, dry_run: bool = False) -> list[str]:
         if not dry_run:
             (OWNERS / tag).unlink(missing_ok=True)
     done += end_orphans(dry_run=dry_run)
+    if in_guest():  # the exchange directories belong to the host's guest launchers, whose processes a guest
+        return done  # cannot see: it would take the directories of guests still running for leftovers
     running = _cmdlines()
     for folder in sorted(_EXCHANGE_ROOT.glob(EXCHANGE_GLOB)):
         if any(str(folder).encode() in cmdline for cmdline in running):
