@@ -30,7 +30,8 @@ from lab.kernel import netns
 from lab.kernel.sctpproc import read_associations, read_endpoints
 from lab.wait import wait_until
 
-__all__ = ["NodeProcess", "Processes", "CommandResult", "run_command", "MARK_VARIABLE", "describe_status", "tail"]
+__all__ = ["NodeProcess", "Processes", "CommandResult", "run_command", "MARK_VARIABLE", "marked_processes",
+           "describe_status", "tail"]
 
 #: The environment variable that marks a process as the lab's: ``<owner tag>:<pid of the lab process>``.
 MARK_VARIABLE = "SCTPLAB_OWNER"
@@ -41,6 +42,25 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec: async-signal-safe calls only
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def marked_processes() -> list[tuple[int, str, int]]:
+    """(pid, owner tag, owner pid) of every process carrying :data:`MARK_VARIABLE` (this one excepted)."""
+    needle = f"{MARK_VARIABLE}=".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(needle):
+                tag, _, owner = item[len(needle):].decode(errors="replace").rpartition(":")
+                if owner.isdigit():
+                    found.append((int(entry), tag, int(owner)))
+    return found
 
 
 def describe_status(code: int | None) -> str:

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from lab.errors import WaitTimeout
 from lab.events import EventKind, EventLog
@@ -193,6 +193,17 @@ def _play(run: Run, observer: Observer, cancel: threading.Event) -> None:
         cancel.wait(max(0.0, run.t0 + scenario.effective_duration - time.monotonic()))
 
 
+def _play_from_now(run: Run, observer: Observer, cancel: threading.Event, *, stop: Callable[[], object]) -> None:
+    """Time 0 is now: play the timeline; then, whatever happened, mark the end and ``stop`` what sends."""
+    run.t0 = time.monotonic()
+    run.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        _play(run, observer, cancel)
+    finally:
+        run.end = time.monotonic()
+        stop()
+
+
 def _undo(run: Run, undo: dict[str, ExitStack], name: str) -> None:
     stack = undo.pop(name, None)
     if stack is not None:
@@ -256,14 +267,12 @@ def run_scenario(loaded: LoadedScenario, *, folder: Path, observer: Observer | N
         observer.ready(run)
         traffic = scenario.traffic
         pair.start_traffic(rate=traffic.rate, size=traffic.size, streams=traffic.streams, ppid=traffic.ppid)
-        run.t0 = time.monotonic()
-        run.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        try:
-            _play(run, observer, cancel)
-        finally:
-            run.end = time.monotonic()
+
+        def stop() -> None:
             run.delivery = _stop_traffic(run)
             evidence.save(run.delivery)
+
+        _play_from_now(run, observer, cancel, stop=stop)
     evidence.refresh()  # the captures are complete now; anything read earlier was partial
     return run
 
@@ -315,14 +324,8 @@ def _run_applications(loaded: LoadedScenario, *, folder: Path, observer: Observe
             traffic = scenario.traffic
             run.lab_end.start_sending(rate=traffic.rate, size=traffic.size, streams=traffic.streams,
                                       ppid=traffic.ppid)
-        run.t0 = time.monotonic()
-        run.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        try:
-            _play(run, observer, cancel)
-        finally:
-            run.end = time.monotonic()
-            if isinstance(run.lab_end, Client):
-                run.lab_end.stop_sending()
+        lab_client = run.lab_end if isinstance(run.lab_end, Client) else None
+        _play_from_now(run, observer, cancel, stop=lab_client.stop_sending if lab_client else lambda: None)
     for outcome in run.apps.values():  # stopped now, in reverse order
         log.add(outcome.side, EventKind.PROCESS, f"{outcome.name} ended: {outcome.status()}", name=outcome.name)
     evidence.save()

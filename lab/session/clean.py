@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lab.kernel import netns
 from lab.kernel.caps import in_guest
-from lab.kernel.process import MARK_VARIABLE
+from lab.kernel.process import marked_processes
 from lab.kernel.network import NETNS_PREFIX, OWNERS, owner_of
 from lab.session.control import bring_down
 from lab.session.records import process_alive, records
@@ -53,21 +53,7 @@ def _cmdlines() -> list[bytes]:
 
 def orphans() -> list[tuple[int, int]]:
     """(pid, owner pid) of each process carrying the lab's mark whose owner is gone."""
-    needle = f"{MARK_VARIABLE}=".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(needle):
-                owner = item[len(needle):].rpartition(b":")[2]
-                if owner.isdigit() and not Path(f"/proc/{int(owner)}").exists():
-                    found.append((int(entry), int(owner)))
-    return found
+    return [(pid, owner) for pid, _, owner in marked_processes() if not Path(f"/proc/{owner}").exists()]
 
 
 def end_orphans(*, dry_run: bool = False) -> list[str]:

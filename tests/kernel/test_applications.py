@@ -22,7 +22,7 @@ import pytest
 import lab.scenario.reporting  # noqa: F401
 from lab.kernel import netns
 from lab.kernel.network import owner_of
-from lab.kernel.process import MARK_VARIABLE
+from lab.kernel.process import marked_processes
 from lab.session.clean import clean
 from lab.wait import wait_until
 
@@ -51,19 +51,7 @@ def test_a_server_bound_to_one_address_fails_with_the_finding_named(pytester: py
 
 def _marked(owner_pid: int) -> list[int]:
     """Processes carrying the lab's mark of the run in process ``owner_pid``."""
-    found = []
-    needle = f"{MARK_VARIABLE}=".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(needle) and item.endswith(f":{owner_pid}".encode()):
-                found.append(int(entry))
-    return found
+    return [pid for pid, _, owner in marked_processes() if owner == owner_pid]
 
 
 def _running(pid: int) -> bool:

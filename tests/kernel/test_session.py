@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from lab.kernel import netns
-from lab.kernel.process import MARK_VARIABLE
+from lab.kernel.process import marked_processes
 from lab.session.records import records
 from lab.wait import wait_until
 from tests.session_helpers import FAILBACK, FAST, HEARTBEAT, UNREACHABLE, Sctplab
@@ -122,17 +122,7 @@ def test_clean_removes_a_killed_lab_and_only_its_namespaces(tmp_path: Path, monk
 
 def _marked(tag: str) -> set[int]:
     """The processes whose environment marks them as lab ``tag``'s."""
-    prefix = f"{MARK_VARIABLE}={tag}:".encode()
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if any(item.startswith(prefix) for item in environ):
-                found.add(int(entry))
-    return found
+    return {pid for pid, owner_tag, _ in marked_processes() if owner_tag == tag}
 
 
 def _ps(lab: Sctplab) -> dict[str, dict[str, Any]]:
